@@ -1,0 +1,27 @@
+"""Where mlbench keeps things on disk.
+
+``MLBENCH_HOME`` (default ``~/.cache/mlbench``) holds downloaded data and the embedding cache;
+``MLBENCH_DATA_DIR`` points at a local copy of task files laid out as upstream (``mlqa-r/ar.json``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def mlbench_home() -> Path:
+    return Path(os.environ.get("MLBENCH_HOME") or Path.home() / ".cache" / "mlbench").expanduser()
+
+
+def data_cache_dir() -> Path:
+    return mlbench_home() / "data"
+
+
+def embedding_cache_dir() -> Path:
+    return mlbench_home() / "embeddings"
+
+
+def env_data_dir() -> Path | None:
+    value = os.environ.get("MLBENCH_DATA_DIR")
+    return Path(value).expanduser() if value else None
