@@ -89,9 +89,13 @@ class SentenceTransformerEncoder:
             "prompts": self.prompts, "max_seq_length": self.model.max_seq_length,
             "precision": self.precision, "normalize": self.normalize,
             "trust_remote_code": self.trust_remote_code,
-            "dim": self.model.get_sentence_embedding_dimension(),
+            "dim": self._dim(),
             "library": f"sentence-transformers {sentence_transformers.__version__}",
         }
+
+    def _dim(self) -> int | None:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return getter()
 
     def token_lengths(self, texts: Sequence[str], kind: Kind) -> list[int]:
         prompt = self.prompts[kind]

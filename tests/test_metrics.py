@@ -1,0 +1,176 @@
+"""Metric parity with trec_eval (pytrec_eval) on real and random scores, ties included."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import pytrec_eval
+from hypothesis import given, settings as hsettings, strategies as st
+
+from mlbench.cache import EmbeddingCache
+from mlbench.encoders.base import fingerprint
+from mlbench.encoders.minilm import create as minilm
+from mlbench.encoding import encode_texts
+from mlbench.evaluate import DenseScores, evaluate
+from mlbench.formats import load_task
+from mlbench.metrics import DEFAULT_METRICS, compute, pad_ranks, rank_distance
+from mlbench.ranking import beat_counts, id_tiekeys
+from mlbench.settings import enumerate_settings
+from mlbench.taskspec import get_task
+
+TREC = {"map": "map", "recall@1": "recall_1", "recall@5": "recall_5", "recall@10": "recall_10",
+        "recall@100": "recall_100", "ndcg@10": "ndcg_cut_10"}
+MEASURES = {"map", "recall.1,5,10,100", "ndcg_cut.10"}
+
+
+def trec_eval_scores(scores: np.ndarray, ids: list[str], rel: list[list[int]]) -> list[dict[str, float]]:
+    """pytrec_eval on full runs (every candidate scored), plus recip_rank on runs cut at 10."""
+    qrels = {f"q{i}": {ids[j]: 1 for j in r} for i, r in enumerate(rel)}
+    full = {f"q{i}": {ids[j]: float(s) for j, s in enumerate(row)} for i, row in enumerate(scores)}
+    ev = pytrec_eval.RelevanceEvaluator(qrels, MEASURES).evaluate(full)
+    cut = {}
+    for q, run in full.items():  # trec_eval's own order: score desc, docno desc
+        top = sorted(run.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:10]
+        cut[q] = dict(top)
+    rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(cut)
+    return [{**{m: ev[f"q{i}"][t] for m, t in TREC.items()}, "mrr@10": rr[f"q{i}"]["recip_rank"]}
+            for i in range(len(rel))]
+
+
+def ours(scores: np.ndarray, ids: list[str], rel: list[list[int]]) -> dict[str, np.ndarray]:
+    width = max(len(r) for r in rel)
+    relm = np.full((len(rel), width), -1)
+    for i, r in enumerate(rel):
+        relm[i, : len(r)] = r
+    counts = beat_counts(scores.astype(np.float32), relm, [(0, scores.shape[1])], id_tiekeys(ids))
+    ranks, n_rel = pad_ranks([1 + counts[i, : len(r), 0] for i, r in enumerate(rel)])
+    return {m: compute(m, ranks, n_rel) for m in DEFAULT_METRICS}
+
+
+def assert_parity(scores, ids, rel, tol=1e-9):
+    mine = ours(scores, ids, rel)
+    ref = trec_eval_scores(scores, ids, rel)
+    for m in DEFAULT_METRICS:
+        got = mine[m]
+        exp = np.array([r[m] for r in ref])
+        assert np.abs(got - exp).max() <= tol, (m, got, exp)
+
+
+@pytest.fixture(scope="module")
+def minilm_slice(tmp_path_factory):
+    """Real all-MiniLM-L6-v2 embeddings of a real XQuAD-R slice (3 languages, 3 articles)."""
+    data = load_task(get_task("xquad-r"), ["de", "en", "zh"], max_articles=3)
+    enc = minilm()
+    cache = EmbeddingCache(fingerprint(enc.describe()), enc.describe(), tmp_path_factory.mktemp("cache"))
+    groups = {}
+    for lang in data.languages:
+        groups[("query", lang)] = data.langs[lang].query_texts
+        groups[("candidate", lang)] = data.langs[lang].cand_texts
+    emb, _ = encode_texts(enc, cache, groups)
+    return data, emb
+
+
+def test_parity_on_real_minilm_scores(minilm_slice):
+    data, emb = minilm_slice
+    cands = np.concatenate([emb[("candidate", lang)] for lang in data.languages])
+    ids = [i for lang in data.languages for i in data.langs[lang].cand_ids]
+    offsets = np.cumsum([0] + [len(data.langs[lang].cand_ids) for lang in data.languages])
+    checked = 0
+    for qi, qlang in enumerate(data.languages):
+        q = emb[("query", qlang)]
+        scores = q @ cands.T
+        rel = [[int(offsets[k]) + j for k, p in enumerate(data.languages) for j in data.relevant(g, p)]
+               for g in data.langs[qlang].query_groups]
+        keep = [i for i, r in enumerate(rel) if r]
+        assert_parity(scores[keep], ids, [rel[i] for i in keep])
+        checked += len(keep)
+    assert checked == sum(len(d.query_ids) for d in data.langs.values())
+
+
+def test_pipeline_equals_trec_eval_per_setting(minilm_slice):
+    """The harness's own per-query numbers for mono, cross and multi settings equal trec_eval's on
+    the same full rankings (pool restricted to the setting's languages)."""
+    data, emb = minilm_slice
+    settings = enumerate_settings(data.languages, ("mono", "cross", "multi"))
+    src = DenseScores(data, {lang: emb[("query", lang)] for lang in data.languages},
+                      {lang: emb[("candidate", lang)] for lang in data.languages})
+    results = evaluate(data, settings, src, DEFAULT_METRICS, chunk_rows=7)
+    assert len(results) == 12
+    for r in results:
+        pool = r.setting.pool_langs(data.languages)
+        cands = np.concatenate([emb[("candidate", p)] for p in pool])
+        ids = [i for p in pool for i in data.langs[p].cand_ids]
+        off = np.cumsum([0] + [len(data.langs[p].cand_ids) for p in pool])
+        qd = data.langs[r.setting.query_lang]
+        rows = [qd.query_ids.index(q) for q in r.query_ids]
+        scores = emb[("query", r.setting.query_lang)][rows] @ cands.T
+        rel = [[int(off[k]) + j for k, p in enumerate(pool) for j in data.relevant(qd.query_groups[i], p)] for i in rows]
+        ref = trec_eval_scores(scores, ids, rel)
+        for m in DEFAULT_METRICS:
+            assert np.abs(r.per_query[m] - np.array([x[m] for x in ref])).max() <= 1e-9, (r.setting.id, m)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.data())
+def test_parity_random_scores_with_ties(data):
+    n_q = data.draw(st.integers(1, 5))
+    n_c = data.draw(st.integers(2, 40))
+    levels = data.draw(st.integers(1, 4))  # few distinct values: many ties
+    scores = np.array(data.draw(st.lists(st.lists(st.integers(0, levels - 1), min_size=n_c, max_size=n_c),
+                                         min_size=n_q, max_size=n_q)), dtype=np.float32) / 4
+    ids = [f"d{data.draw(st.integers(0, 10**6))}-{j}" for j in range(n_c)]
+    rel = [sorted(data.draw(st.sets(st.integers(0, n_c - 1), min_size=1, max_size=min(5, n_c)))) for _ in range(n_q)]
+    assert_parity(scores, ids, rel)
+
+
+def test_constant_scorer_is_chance_not_perfect(minilm_slice):
+    data, emb = minilm_slice
+    const = {k: np.ones_like(v) for k, v in emb.items()}
+    settings = enumerate_settings(data.languages, ("mono", "multi"))
+    src = DenseScores(data, {lang: const[("query", lang)] for lang in data.languages},
+                      {lang: const[("candidate", lang)] for lang in data.languages})
+    results = evaluate(data, settings, src, DEFAULT_METRICS)
+    for r in results:
+        n_pool = sum(len(data.langs[p].cand_ids) for p in r.setting.pool_langs(data.languages))
+        ap = r.per_query["map"].mean()
+        # chance level for AP with R relevant among N is about R/N; stay within a small factor, far from 1
+        n_rel = 1 if r.setting.kind == "mono" else len(data.languages)
+        assert ap < 0.35 and ap < 5 * max(n_rel / n_pool, math.log(n_pool) / n_pool), (r.setting.id, ap)
+    ids = data.langs["de"].cand_ids
+    assert_parity(np.zeros((3, len(ids))), ids, [[0], [5, 9], [len(ids) - 1]])
+
+
+def test_tie_rule_is_docid_descending():
+    """On equal scores trec_eval ranks the larger doc id first; so do we."""
+    ids = ["a", "c", "b"]
+    mine = ours(np.zeros((1, 3)), ids, [[0]])  # "a" is last of c, b, a
+    assert mine["recall@1"][0] == 0 and abs(mine["map"][0] - 1 / 3) < 1e-12
+    assert_parity(np.zeros((1, 3)), ids, [[0]])
+
+
+def test_rank_distance_hand_example():
+    ranks, n_rel = pad_ranks([np.array([3, 1, 10]), np.array([7]), np.array([2, 5])])
+    assert rank_distance(ranks, n_rel).tolist() == [9, 0, 3]
+
+
+def test_rank_distance_against_slow_full_sort(minilm_slice):
+    data, emb = minilm_slice
+    settings = enumerate_settings(data.languages, ("multi",))
+    src = DenseScores(data, {lang: emb[("query", lang)] for lang in data.languages},
+                      {lang: emb[("candidate", lang)] for lang in data.languages})
+    results = evaluate(data, settings, src, ["map"])
+    cands = np.concatenate([emb[("candidate", lang)] for lang in data.languages])
+    ids = [i for lang in data.languages for i in data.langs[lang].cand_ids]
+    for r in results:
+        qd = data.langs[r.setting.query_lang]
+        slow = []
+        for qid in r.query_ids:
+            i = qd.query_ids.index(qid)
+            s = emb[("query", r.setting.query_lang)][i] @ cands.T
+            order = sorted(range(len(ids)), key=lambda j: (-float(s[j]), tuple(-b for b in ids[j].encode())))
+            pos = {ids[j]: k + 1 for k, j in enumerate(order)}
+            rel_ranks = [pos[data.langs[p].cand_ids[j]] for p in data.languages for j in data.relevant(qd.query_groups[i], p)]
+            slow.append(max(rel_ranks) - min(rel_ranks))
+        assert r.per_query["rank_distance"].tolist() == slow
