@@ -1,8 +1,9 @@
 """On-disk embedding cache, keyed by encoder fingerprint and text.
 
 Layout: ``{MLBENCH_HOME}/embeddings/{fingerprint}/`` holds ``encoder.json`` (the description the
-fingerprint hashes) and shards ``shard-*.npz``, each with ``keys`` (32-byte sha256 of kind,
-language scope and text) and ``vectors`` (float32). Shards are written whole to a temporary file
+fingerprint hashes) and shards ``shard-*.npz``, each with ``keys`` ((n, 32) uint8: the sha256 of
+kind, language scope and text; not a bytes dtype, which would drop trailing NUL bytes) and
+``vectors`` (float32). Shards are written whole to a temporary file
 and renamed, so a reader never sees a partial shard, a killed run loses at most the batches it had
 not flushed, and two processes can fill one cache at once (unique shard names, no lock needed; a
 text encoded by both is stored twice and read once). No pickle: ``np.load(allow_pickle=False)``.
@@ -53,11 +54,14 @@ class EmbeddingCache:
             except (OSError, ValueError, KeyError) as exc:  # unreadable: never trusted
                 warnings.warn(f"embedding cache: ignoring unreadable shard {path} ({exc})", stacklevel=2)
                 continue
-            if len(shape) != 2 or shape[0] != len(keys) or (self.dim is not None and shape[1] != self.dim):
+            if (keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != 32 or len(shape) != 2
+                    or shape[0] != len(keys) or (self.dim is not None and shape[1] != self.dim)):
                 warnings.warn(f"embedding cache: ignoring inconsistent shard {path}", stacklevel=2)
                 continue
             self.dim = shape[1]
-            for row, key in enumerate(keys.tolist()):
+            blob = keys.tobytes()
+            for row in range(len(keys)):
+                key = blob[32 * row: 32 * row + 32]
                 self._index.setdefault(key, (path, row))
 
     def __contains__(self, key: bytes) -> bool:
@@ -88,7 +92,7 @@ class EmbeddingCache:
         if vectors.shape[0] != len(keys) or not np.isfinite(vectors).all():
             raise ValueError("embedding cache: refusing to store unverified vectors")
         buf = io.BytesIO()
-        np.savez(buf, keys=np.array(keys, dtype="S32"), vectors=vectors)
+        np.savez(buf, keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 32), vectors=vectors)
         path = self.dir / f"shard-{os.getpid()}-{uuid.uuid4().hex[:12]}.npz"
         write_bytes(path, buf.getvalue())
         self._seen.add(path.name)

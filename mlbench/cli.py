@@ -140,7 +140,7 @@ def run(
     query_prompt: Annotated[str, typer.Option(help="Prefix for queries (e.g. 'query: ' for E5).")] = "",
     candidate_prompt: Annotated[str, typer.Option(help="Prefix for candidates (e.g. 'passage: ').")] = "",
     max_seq_length: Annotated[Optional[int], typer.Option(help="Truncate inputs to this many tokens.")] = None,
-    batch_tokens: Annotated[int, typer.Option(help="Padded-token budget per encoding batch.")] = 16384,
+    batch_tokens: Annotated[Optional[int], typer.Option(help="Padded-token budget per encoding batch (default: 2048 on CPU, 65536 on an accelerator).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (fp16 on cuda, else fp32) | fp32 | fp16 | bf16.")] = "auto",
     normalize: Annotated[bool, typer.Option(help="L2-normalise embeddings (cosine scores).")] = True,

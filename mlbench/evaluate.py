@@ -10,6 +10,7 @@ needs one group per pool, because BM25 statistics depend on the pool.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,7 +88,7 @@ class LexicalScores:
 
 
 def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequence[str],
-                    chunk_rows: int, depth: int) -> list[SettingResult]:
+                    chunk_rows: int, depth: int, prefetch: Executor) -> list[SettingResult]:
     qd = data.langs[qlang]
     n = len(qd.query_ids)
     offsets, ids, bounds = {}, [], []
@@ -107,9 +108,13 @@ def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequ
     col_of = {s: (bounds[group.langs.index(s.pool)] if s.pool != ALL else (0, len(ids))) for s in group.settings}
     tops: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
     top_scores: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
-    for start in range(0, n, chunk_rows):
-        rows = np.arange(start, min(n, start + chunk_rows))
-        scores = np.ascontiguousarray(group.scores(rows), dtype=np.float32)
+    chunks = [np.arange(start, min(n, start + chunk_rows)) for start in range(0, n, chunk_rows)]
+    # score chunk i+1 (BLAS, releases the GIL) while chunk i is ranked
+    pending = prefetch.submit(group.scores, chunks[0]) if chunks else None
+    for c, rows in enumerate(chunks):
+        scores = np.ascontiguousarray(pending.result(), dtype=np.float32)
+        if c + 1 < len(chunks):
+            pending = prefetch.submit(group.scores, chunks[c + 1])
         counts[rows] = beat_counts(scores, rel[rows], bounds, tiekey)
         for s in tops:
             lo, hi = col_of[s]
@@ -148,8 +153,9 @@ def evaluate(data: TaskData, settings: Sequence[Setting], source: DenseScores | 
     for s in settings:
         by_lang.setdefault(s.query_lang, []).append(s)
     done: dict[Setting, SettingResult] = {}
-    for lang, group_settings in by_lang.items():
-        for group in source.groups(lang, group_settings):
-            for res in _evaluate_group(data, lang, group, metrics, chunk_rows, depth):
-                done[res.setting] = res
+    with ThreadPoolExecutor(max_workers=1) as prefetch:
+        for lang, group_settings in by_lang.items():
+            for group in source.groups(lang, group_settings):
+                for res in _evaluate_group(data, lang, group, metrics, chunk_rows, depth, prefetch):
+                    done[res.setting] = res
     return [done[s] for s in settings]

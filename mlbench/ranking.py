@@ -10,9 +10,9 @@ Tie rule (trec_eval's): candidates are ordered by score descending, then by doc 
 in ascending id order; candidate j ranks before r iff s_j > s_r or (s_j == s_r and tiekey_j >
 tiekey_r).
 
-Counting uses one row-wise sort per block and a vectorised binary search over order-preserving
-integer keys (float32 -> uint32, rows offset into the high 32 bits), so the cost per query is a
-sort of its row, not a comparison per (relevant, candidate) pair. Exact ties are rare with real
+Counting uses one row-wise sort per block and a vectorised bisection for all (query, relevant)
+pairs at once, so the cost per query is a sort of its row, not a comparison per (relevant,
+candidate) pair. Exact ties are rare with real
 embeddings but common with duplicated sentences or degenerate models; they take a slow exact path.
 """
 
@@ -37,11 +37,29 @@ def id_tiekeys(ids: Sequence[str]) -> np.ndarray:
     return key
 
 
+def _insertion_points(srt: np.ndarray, rows: np.ndarray, t: np.ndarray, side: str) -> np.ndarray:
+    """Row-wise ``searchsorted`` for many (row, value) pairs at once: a branch-free bisection in
+    power-of-two steps over rows sorted ascending (log2(width) gathers of len(rows) elements)."""
+    width = srt.shape[1]
+    pos = np.zeros(len(rows), dtype=np.int64)
+    flat = srt.ravel()
+    base = rows.astype(np.int64) * width - 1
+    step = 1 << (width.bit_length() - 1) if width else 0
+    while step:
+        cand = pos + step
+        ok = cand <= width
+        v = flat[base + np.minimum(cand, width)]
+        ok &= (v <= t) if side == "right" else (v < t)
+        pos = np.where(ok, cand, pos)
+        step >>= 1
+    return pos
+
+
 def beat_counts(scores: np.ndarray, rel: np.ndarray, blocks: Sequence[tuple[int, int]],
                 tiekey: np.ndarray) -> np.ndarray:
     """Candidates ranking before each relevant candidate, per block.
 
-    scores: (n, m) float32, one row per query over the pool columns.
+    scores: (n, m) float32, one row per query over the pool columns (finite values).
     rel: (n, k) int64 column indices of each query's relevant candidates, padded with -1.
     blocks: column ranges [lo, hi) that tile the columns.
     tiekey: (m,) tie-break keys of the columns (see module docstring).
@@ -53,32 +71,24 @@ def beat_counts(scores: np.ndarray, rel: np.ndarray, blocks: Sequence[tuple[int,
     if n == 0 or k == 0:
         return out
     valid = rel >= 0
-    safe = np.where(valid, rel, 0)
-    keys = order_keys(scores)
-    t = np.take_along_axis(keys, safe, axis=1).astype(np.uint64)  # (n, k)
-    row_hi = (np.arange(n, dtype=np.uint64) << np.uint64(32))[:, None]
-    t_comb = (t | row_hi).ravel()
+    qi, ri = np.nonzero(valid)
+    cols = rel[qi, ri]
+    t = scores[qi, cols]
     for b, (lo, hi) in enumerate(blocks):
         w = hi - lo
         if w == 0:
             continue
-        srt = np.sort(keys[:, lo:hi], axis=1).astype(np.uint64)
-        srt |= row_hi
-        flat = srt.ravel()
-        base = (np.arange(n, dtype=np.int64) * w)[:, None]
-        right = np.searchsorted(flat, t_comb, side="right").reshape(n, k) - base
-        left = np.searchsorted(flat, t_comb, side="left").reshape(n, k) - base
+        srt = np.sort(scores[:, lo:hi], axis=1)
+        right = _insertion_points(srt, qi, t, "right")
         greater = w - right
-        ties = right - left
-        own = (safe >= lo) & (safe < hi)
-        out[:, :, b] = greater
-        # ties beyond the relevant item itself: resolve by id order, exactly
-        for qi, ri in zip(*np.nonzero(valid & (ties > own.astype(np.int64)))):
-            col = safe[qi, ri]
-            row = keys[qi, lo:hi]
-            same = row == keys[qi, col]
-            out[qi, ri, b] += int(np.count_nonzero(same & (tiekey[lo:hi] > tiekey[col])))
-    out[~valid] = 0
+        ties = right - _insertion_points(srt, qi, t, "left")
+        out[qi, ri, b] = greater
+        own = (cols >= lo) & (cols < hi)
+        # ties beyond the relevant item itself: resolve by id order, exactly (rare with real models)
+        for j in np.flatnonzero(ties > own):
+            q, col = qi[j], cols[j]
+            same = scores[q, lo:hi] == scores[q, col]
+            out[q, ri[j], b] += int(np.count_nonzero(same & (tiekey[lo:hi] > tiekey[col])))
     return out
 
 

@@ -49,7 +49,7 @@ class SentenceTransformerEncoder:
     language_dependent = False
 
     def __init__(self, model: str, *, name: str | None = None, query_prompt: str = "", candidate_prompt: str = "",
-                 max_seq_length: int | None = None, batch_tokens: int = 16384, max_batch: int = 256,
+                 max_seq_length: int | None = None, batch_tokens: int | None = None, max_batch: int | None = None,
                  device: str = "auto", precision: str = "auto", normalize: bool = True,
                  trust_remote_code: bool = False, revision: str | None = None) -> None:
         from sentence_transformers import SentenceTransformer
@@ -76,8 +76,11 @@ class SentenceTransformerEncoder:
         self.prompts = {"query": query_prompt, "candidate": candidate_prompt}
         self.normalize = normalize
         self.trust_remote_code = trust_remote_code
-        self.batch_tokens = batch_tokens
-        self.max_batch = max_batch
+        # CPUs are fastest on small batches (attention cost grows with the padded length and the
+        # working set leaves the cache); accelerators want large ones.
+        on_cpu = self.device == "cpu"
+        self.batch_tokens = batch_tokens or (2048 if on_cpu else 65536)
+        self.max_batch = max_batch or (32 if on_cpu else 512)
         self._weights = weights_sha256(self.path)
 
     def describe(self) -> dict[str, Any]:
