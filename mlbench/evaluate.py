@@ -17,7 +17,7 @@ import numpy as np
 
 from mlbench.data import TaskData
 from mlbench.encoders.base import PoolIndex, PoolScorer
-from mlbench.metrics import compute, pad_ranks, rank_distance
+from mlbench.metrics import compute, rank_distance
 from mlbench.ranking import beat_counts, id_tiekeys, topk
 from mlbench.settings import ALL, Setting
 
@@ -87,6 +87,18 @@ class LexicalScores:
         return out
 
 
+_TIEKEYS: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+
+
+def _tiekeys(data: TaskData, langs: tuple[str, ...], ids: list[str]) -> np.ndarray:
+    """Tie-break keys of a group's columns, computed once per (data, languages)."""
+    key = (id(data), langs)
+    if key not in _TIEKEYS or len(_TIEKEYS[key]) != len(ids):
+        _TIEKEYS.clear()
+        _TIEKEYS[key] = id_tiekeys(ids)
+    return _TIEKEYS[key]
+
+
 def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequence[str],
                     chunk_rows: int, depth: int, prefetch: Executor) -> list[SettingResult]:
     qd = data.langs[qlang]
@@ -96,7 +108,7 @@ def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequ
         offsets[p] = len(ids)
         bounds.append((len(ids), len(ids) + len(data.langs[p].cand_ids)))
         ids.extend(data.langs[p].cand_ids)
-    tiekey = id_tiekeys(ids)
+    tiekey = _tiekeys(data, group.langs, ids)
     rel_lists = [[offsets[p] + j for p in group.langs for j in data.relevant(g, p)] for g in qd.query_groups]
     width = max((len(r) for r in rel_lists), default=0)
     rel = np.full((n, max(width, 1)), -1, dtype=np.int64)
@@ -131,9 +143,10 @@ def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequ
             b = group.langs.index(s.pool)
             mask = rel_block == b
             ranks_all = 1 + counts[:, :, b]
-        keep = np.flatnonzero(mask.any(axis=1))
-        rank_lists = [ranks_all[i][mask[i]] for i in keep]
-        ranks, n_rel = pad_ranks(rank_lists) if len(keep) else (np.zeros((0, 1)), np.zeros(0, dtype=np.int64))
+        n_rel_all = mask.sum(axis=1)
+        keep = np.flatnonzero(n_rel_all)
+        ranks = np.sort(np.where(mask[keep], ranks_all[keep], np.inf), axis=1)[:, : max(1, int(n_rel_all.max()))]
+        n_rel = n_rel_all[keep]
         per_query = {m: compute(m, ranks, n_rel) for m in metrics}
         if s.pool == ALL:
             per_query["rank_distance"] = rank_distance(ranks, n_rel)

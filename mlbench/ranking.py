@@ -79,13 +79,15 @@ def beat_counts(scores: np.ndarray, rel: np.ndarray, blocks: Sequence[tuple[int,
         if w == 0:
             continue
         srt = np.sort(scores[:, lo:hi], axis=1)
-        right = _insertion_points(srt, qi, t, "right")
-        greater = w - right
-        ties = right - _insertion_points(srt, qi, t, "left")
-        out[qi, ri, b] = greater
-        own = (cols >= lo) & (cols < hi)
-        # ties beyond the relevant item itself: resolve by id order, exactly (rare with real models)
-        for j in np.flatnonzero(ties > own):
+        right = _insertion_points(srt, qi, t, "right")  # candidates scoring <= t
+        out[qi, ri, b] = w - right
+        own = ((cols >= lo) & (cols < hi)).astype(np.int64)
+        # another candidate ties with t iff the last one <= t that is not the relevant item equals t
+        probe = right - 1 - own
+        tied = probe >= 0
+        tied[tied] = srt.ravel()[qi[tied] * w + probe[tied]] == t[tied]
+        # resolve those ties by id order, exactly (rare with real models)
+        for j in np.flatnonzero(tied):
             q, col = qi[j], cols[j]
             same = scores[q, lo:hi] == scores[q, col]
             out[q, ri[j], b] += int(np.count_nonzero(same & (tiekey[lo:hi] > tiekey[col])))
