@@ -24,6 +24,20 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
+def _bias(multi: Sequence[SettingResult]) -> dict[str, Any]:
+    """Own-language share of the top-c against the share relevance alone would give, per query
+    language and macro-averaged, and the query-language x pool-language mix of the top-c."""
+    out: dict[str, Any] = {}
+    cutoffs = sorted({c for r in multi for c in r.lang_share})
+    expected = {r.setting.query_lang: _mean(r.per_query["own_lang_expected"].tolist()) for r in multi}
+    for c in cutoffs:
+        own = {r.setting.query_lang: _mean(r.per_query[f"own_lang@{c}"].tolist()) for r in multi}
+        out[f"top{c}"] = {"own_share": {"macro": _mean(list(own.values())), "query_langs": own},
+                          "matrix": {r.setting.query_lang: r.lang_share[c] for r in multi}}
+    out["expected_own_share"] = {"macro": _mean(list(expected.values())), "query_langs": expected}
+    return out
+
+
 def aggregate(results: Sequence[SettingResult], metrics: Sequence[str]) -> dict[str, Any]:
     settings = {}
     for r in results:
@@ -44,4 +58,5 @@ def aggregate(results: Sequence[SettingResult], metrics: Sequence[str]) -> dict[
         out["multi_micro"] = {m: _mean(np.concatenate([r.per_query[m] for r in multi]).tolist()) for m in metrics}
         per_lang = {r.setting.query_lang: _mean(r.per_query["rank_distance"].tolist()) for r in multi}
         out["rank_distance"] = {"macro": _mean(list(per_lang.values())), "query_langs": per_lang}
+        out["language_bias"] = _bias(multi)
     return out

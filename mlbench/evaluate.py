@@ -22,6 +22,8 @@ from mlbench.ranking import beat_counts, id_tiekeys, topk
 from mlbench.settings import ALL, Setting
 
 DEFAULT_CHUNK_ROWS = 1024
+# cutoffs of the language-bias diagnostics in multilingual pools (share of the top-c per language)
+BIAS_CUTOFFS = (10, 100)
 
 
 @dataclass
@@ -33,6 +35,7 @@ class SettingResult:
     per_query: dict[str, np.ndarray]  # metric -> values; "rank_distance" in multilingual settings
     top_ids: np.ndarray | None = None  # (queries, depth) candidate ids, when a run export was asked for
     top_scores: np.ndarray | None = None
+    lang_share: dict[int, dict[str, float]] = field(default_factory=dict)  # cutoff -> pool lang -> mean share of the top
 
 
 @dataclass
@@ -117,6 +120,8 @@ def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequ
     starts = np.array([b[0] for b in bounds])
     rel_block = np.where(rel >= 0, np.searchsorted(starts, rel, side="right") - 1, -1)
     counts = np.zeros((n, rel.shape[1], len(bounds)), dtype=np.int64)
+    levels = BIAS_CUTOFFS if any(s.pool == ALL for s in group.settings) else ()
+    top_counts = np.zeros((n, len(levels), len(bounds)), dtype=np.int64)
     col_of = {s: (bounds[group.langs.index(s.pool)] if s.pool != ALL else (0, len(ids))) for s in group.settings}
     tops: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
     top_scores: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
@@ -127,7 +132,7 @@ def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequ
         scores = np.ascontiguousarray(pending.result(), dtype=np.float32)
         if c + 1 < len(chunks):
             pending = prefetch.submit(group.scores, chunks[c + 1])
-        counts[rows] = beat_counts(scores, rel[rows], bounds, tiekey)
+        counts[rows], top_counts[rows] = beat_counts(scores, rel[rows], bounds, tiekey, levels)
         for s in tops:
             lo, hi = col_of[s]
             idx = topk(scores[:, lo:hi], depth, tiekey[lo:hi])
@@ -148,10 +153,17 @@ def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequ
         ranks = np.sort(np.where(mask[keep], ranks_all[keep], np.inf), axis=1)[:, : max(1, int(n_rel_all.max()))]
         n_rel = n_rel_all[keep]
         per_query = {m: compute(m, ranks, n_rel) for m in metrics}
-        if s.pool == ALL:
-            per_query["rank_distance"] = rank_distance(ranks, n_rel)
         res = SettingResult(s, [qd.query_ids[i] for i in keep], [qd.query_groups[i] for i in keep],
                             n - len(keep), per_query)
+        if s.pool == ALL:
+            per_query["rank_distance"] = rank_distance(ranks, n_rel)
+            own = group.langs.index(qlang)
+            for li, c in enumerate(levels):
+                share = top_counts[keep, li, :] / min(c, len(ids))
+                per_query[f"own_lang@{c}"] = share[:, own]
+                res.lang_share[c] = {p: float(share[:, b].mean()) if len(keep) else 0.0
+                                     for b, p in enumerate(group.langs)}
+            per_query["own_lang_expected"] = (mask[keep] & (rel_block[keep] == own)).sum(axis=1) / n_rel
         if depth:
             res.top_ids = ids_arr[np.concatenate(tops[s])[keep]]
             res.top_scores = np.concatenate(top_scores[s])[keep]

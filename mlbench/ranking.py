@@ -56,20 +56,26 @@ def _insertion_points(srt: np.ndarray, rows: np.ndarray, t: np.ndarray, side: st
 
 
 def beat_counts(scores: np.ndarray, rel: np.ndarray, blocks: Sequence[tuple[int, int]],
-                tiekey: np.ndarray) -> np.ndarray:
+                tiekey: np.ndarray, levels: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Candidates ranking before each relevant candidate, per block.
 
     scores: (n, m) float32, one row per query over the pool columns (finite values).
     rel: (n, k) int64 column indices of each query's relevant candidates, padded with -1.
     blocks: column ranges [lo, hi) that tile the columns.
     tiekey: (m,) tie-break keys of the columns (see module docstring).
-    Returns (n, k, len(blocks)) int64; rows of padded entries are 0.
+    levels: cutoffs c for which to also count, per block, the candidates in each query's top c
+    (the language mix of the top of a multilingual ranking), under the same tie rule.
+    Returns counts (n, k, len(blocks)) int64, zero for padded entries, and top-c counts
+    (n, len(levels), len(blocks)) int64.
     """
     n, m = scores.shape
     k = rel.shape[1]
     out = np.zeros((n, k, len(blocks)), dtype=np.int64)
-    if n == 0 or k == 0:
-        return out
+    top = np.zeros((n, len(levels), len(blocks)), dtype=np.int64)
+    if n == 0:
+        return out, top
+    cuts = [min(c, m) for c in levels]
+    tails: list[np.ndarray] = []  # each block's best max(cuts) scores, ascending
     valid = rel >= 0
     qi, ri = np.nonzero(valid)
     cols = rel[qi, ri]
@@ -91,7 +97,26 @@ def beat_counts(scores: np.ndarray, rel: np.ndarray, blocks: Sequence[tuple[int,
             q, col = qi[j], cols[j]
             same = scores[q, lo:hi] == scores[q, col]
             out[q, ri[j], b] += int(np.count_nonzero(same & (tiekey[lo:hi] > tiekey[col])))
-    return out
+        if cuts:
+            tails.append(srt[:, -min(max(cuts), w):])
+    # the c-th best score per row (theta): every candidate above it is in its own block's top c,
+    # so the blocks' tails hold all of the top c and all ties at theta up to c per block
+    merged = np.concatenate(tails, axis=1) if cuts else None
+    for li, c in enumerate(cuts):
+        theta = np.partition(merged, merged.shape[1] - c, axis=1)[:, merged.shape[1] - c]
+        ties = np.zeros((n, len(blocks)), dtype=np.int64)
+        for b, tail in enumerate(tails):
+            top[:, li, b] = np.count_nonzero(tail > theta[:, None], axis=1)
+            ties[:, b] = np.count_nonzero(tail == theta[:, None], axis=1)
+        slots = c - top[:, li, :].sum(axis=1)  # top places left for candidates equal to theta
+        exact = ties.sum(axis=1) == slots
+        top[exact, li, :] += ties[exact]
+        for q in np.flatnonzero(~exact):  # more ties than places: the larger ids go first
+            cols_eq = np.flatnonzero(scores[q] == theta[q])
+            chosen = cols_eq[np.argsort(-tiekey[cols_eq], kind="stable")[: slots[q]]]
+            for b, (lo, hi) in enumerate(blocks):
+                top[q, li, b] += int(np.count_nonzero((chosen >= lo) & (chosen < hi)))
+    return out, top
 
 
 def topk(scores: np.ndarray, k: int, tiekey: np.ndarray) -> np.ndarray:
