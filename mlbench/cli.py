@@ -209,6 +209,15 @@ def export(
         sys.stdout.write(text)
 
 
+def _register_commands() -> None:
+    from mlbench.cli_check import register as register_check
+
+    register_check(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console-script entry point: one-line errors and exit code 2 for bad input (click already
     gives usage errors exit code 2)."""
