@@ -5,6 +5,7 @@ Errors caused by input are printed as one line on stderr with exit code 2.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -177,7 +178,7 @@ def run(
                     "precision": precision, "normalize": normalize, "trust_remote_code": trust_remote_code,
                     "revision": revision},
         sampling=sampling, base_model=base_model, step=step, trec_dir=trec_dir, trec_depth=trec_depth,
-        cache_dir=cache_dir,
+        cache_dir=cache_dir, command=shlex.join(["mlbench", *sys.argv[1:]]),
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"),
                   TimeRemainingColumn(), console=console, transient=False) as progress:

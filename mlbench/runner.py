@@ -53,6 +53,7 @@ class RunConfig:
     trec_depth: int = 100
     cache_dir: Path | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    command: str | None = None  # the command line that asked for this run, recorded in results
 
 
 @dataclass
@@ -148,7 +149,7 @@ def _document(cfg: RunConfig, spec, data, model, description, metadata, settings
                  "data": data.files, "subset": data.subset or None},
         "model": {"spec": cfg.model, "name": getattr(model, "name", cfg.model), "encoder": description,
                   "metadata": metadata},
-        "run": {"kinds": sorted({s.kind for s in settings}), "metrics": metrics,
+        "run": {"command": cfg.command, "kinds": sorted({s.kind for s in settings}), "metrics": metrics,
                 "candidate_text": cfg.candidate_text, "tie_rule": "score desc, then doc id desc (trec_eval)",
                 "encoding": encode_info, "timings_s": {k: round(v, 3) for k, v in timings.items()}},
         "environment": env,
