@@ -1,0 +1,264 @@
+"""Paired significance tests over per-query (or per-unit) values, and multiple-comparison corrections.
+
+Every test takes two aligned arrays ``a`` (system A) and ``b`` (system B) of the same queries and
+works on the paired differences ``d = b - a``; the reported difference is ``mean(d)``, so a
+positive delta means B scores higher.
+
+- ``randomization`` (the default): two-sided sign-flip permutation test of ``mean(d)``
+  (``scipy.stats.permutation_test``, ``permutation_type="samples"`` on the one sample ``d``, which
+  flips the sign of each difference, i.e. swaps A and B within a pair). Exact when
+  ``2**n <= n_permutations``, otherwise Monte Carlo with ``p = 2 * min(P<=, P>=)`` and scipy's
+  ``+1`` adjustment, so ``p >= 2 / (n_permutations + 1)``.
+- ``t``: paired Student t-test, ``scipy.stats.ttest_rel(b, a)``.
+- ``bootstrap``: paired bootstrap of ``mean(d)`` over the pairs (``scipy.stats.bootstrap`` on
+  ``d``); ``p = (1 + #{|m* - mean(d)| >= |mean(d)|}) / (1 + B)`` from the centred bootstrap
+  distribution (the shift method: the resampling distribution moved to mean zero stands for H0).
+
+Whatever the test, the confidence interval of ``mean(d)`` is the paired bootstrap interval
+(BCa; the percentile interval where BCa is undefined, e.g. almost all differences equal).
+The effect size is Cohen's d for paired samples, ``d_z = mean(d) / sd(d)`` (``ddof=1``).
+
+Degenerate cases, defined rather than left to warnings:
+
+- all differences zero (e.g. a run compared with itself): p = 1 for every test, d_z = 0, CI (0, 0);
+- all differences equal to one non-zero value v (up to rounding, 1e-12 relative): d_z = +-inf,
+  CI (v, v); the randomization test keeps its answer (its smallest p), the t-test gives p = 0
+  and the bootstrap test ``1 / (B + 1)``;
+- fewer than two pairs (or any test that cannot be computed): p = 1, d_z = nan.
+
+Corrections (:func:`adjust`): ``holm`` (default; step-down, controls the family-wise error rate),
+``bonferroni``, ``bh`` (Benjamini-Hochberg, false discovery rate, ``scipy.stats.false_discovery_control``)
+and ``none``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from mlbench.errors import MlbenchError
+
+TESTS = ("randomization", "t", "bootstrap")
+CORRECTIONS = ("holm", "bonferroni", "bh", "none")
+DEFAULT_PERMUTATIONS = 10000
+DEFAULT_CONFIDENCE = 0.95
+# elements (resamples x pairs) held at once by the resampling tests; bounds memory on large runs
+_BATCH_ELEMENTS = 1 << 22
+
+TEST_NAMES = {
+    "randomization": "two-sided paired randomization test (sign flips of the per-unit differences)",
+    "t": "two-sided paired t-test",
+    "bootstrap": "two-sided paired bootstrap test (shift method)",
+}
+CORRECTION_NAMES = {"holm": "Holm", "bonferroni": "Bonferroni", "bh": "Benjamini-Hochberg", "none": "none"}
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """One paired comparison of B against A."""
+
+    test: str
+    n: int
+    mean_a: float
+    mean_b: float
+    delta: float  # mean(b - a)
+    ci_low: float
+    ci_high: float
+    p: float
+    effect_size: float  # Cohen's d_z
+
+
+def check_test(test: str) -> str:
+    if test not in TESTS:
+        raise MlbenchError(f"--test {test!r} is not one of {', '.join(TESTS)}")
+    return test
+
+
+def check_correction(correction: str) -> str:
+    if correction not in CORRECTIONS:
+        raise MlbenchError(f"--correction {correction!r} is not one of {', '.join(CORRECTIONS)}")
+    return correction
+
+
+def _pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"paired tests need two 1-d arrays of the same length, got {a.shape} and {b.shape}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("paired tests need finite values")
+    return a, b
+
+
+def _batch(n: int, n_resamples: int) -> int:
+    return int(max(1, min(n_resamples, _BATCH_ELEMENTS // max(n, 1))))
+
+
+def _rng(seed: int | None) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _mean(x, axis=-1):
+    return np.mean(x, axis=axis)
+
+
+def _all_zero(d: np.ndarray) -> bool:
+    return not np.any(d)
+
+
+def _constant(d: np.ndarray) -> bool:
+    """All differences equal (up to rounding: a spread below 1e-12 of their magnitude)."""
+    return bool(len(d)) and float(np.ptp(d)) <= 1e-12 * float(np.max(np.abs(d)))
+
+
+def randomization_test(a, b, n_permutations: int = DEFAULT_PERMUTATIONS, seed: int | None = 0) -> float:
+    """Two-sided sign-flip permutation test of mean(b - a); p = 1 when every difference is zero."""
+    a, b = _pairs(a, b)
+    d = b - a
+    if len(d) < 2 or _all_zero(d):  # one pair: both sign flips are as extreme, p = 1
+        return 1.0
+    res = stats.permutation_test((d,), _mean, permutation_type="samples", vectorized=True,
+                                 n_resamples=n_permutations, batch=_batch(len(d), n_permutations),
+                                 alternative="two-sided", rng=_rng(seed))
+    return float(res.pvalue)
+
+
+def t_test(a, b) -> float:
+    """Paired t-test (``scipy.stats.ttest_rel``); p = 1 when every difference is zero or n < 2."""
+    a, b = _pairs(a, b)
+    d = b - a
+    if len(d) < 2 or _all_zero(d):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant non-zero differences: t = +-inf, p = 0
+        p = float(stats.ttest_rel(b, a).pvalue)
+    return 1.0 if math.isnan(p) else p
+
+
+def _bootstrap(d: np.ndarray, confidence: float, n_resamples: int, seed: int | None):
+    """(ci_low, ci_high, bootstrap distribution of the mean) for non-constant d."""
+    kw = dict(n_resamples=n_resamples, vectorized=True, batch=_batch(len(d), n_resamples),
+              confidence_level=confidence)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BCa is undefined for some degenerate samples; then percentile
+        res = stats.bootstrap((d,), _mean, method="BCa", rng=_rng(seed), **kw)
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            res = stats.bootstrap((d,), _mean, method="percentile", rng=_rng(seed), **kw)
+            lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return lo, hi, res.bootstrap_distribution
+
+
+def bootstrap_ci(a, b, confidence: float = DEFAULT_CONFIDENCE, n_resamples: int = DEFAULT_PERMUTATIONS,
+                 seed: int | None = 0) -> tuple[float, float]:
+    """Paired bootstrap confidence interval of mean(b - a) (BCa, percentile as fallback)."""
+    a, b = _pairs(a, b)
+    d = b - a
+    if len(d) == 0:
+        return (math.nan, math.nan)
+    if _constant(d):
+        return (float(np.mean(d)), float(np.mean(d)))
+    lo, hi, _ = _bootstrap(d, confidence, n_resamples, seed)
+    return lo, hi
+
+
+def bootstrap_test(a, b, n_resamples: int = DEFAULT_PERMUTATIONS, seed: int | None = 0) -> float:
+    """Two-sided paired bootstrap test of mean(b - a) by the shift method."""
+    a, b = _pairs(a, b)
+    d = b - a
+    if len(d) < 2 or _all_zero(d):
+        return 1.0
+    if _constant(d):
+        return 1.0 / (n_resamples + 1)
+    _, _, dist = _bootstrap(d, DEFAULT_CONFIDENCE, n_resamples, seed)
+    return _shift_p(dist, float(np.mean(d)))
+
+
+def _shift_p(dist: np.ndarray, observed: float) -> float:
+    centred = np.abs(np.asarray(dist) - observed)
+    # a tolerance so that resamples equal to the observed mean up to rounding count as "as extreme"
+    hits = np.count_nonzero(centred >= abs(observed) * (1 - 1e-12))
+    return float(min(1.0, (hits + 1) / (len(dist) + 1)))
+
+
+def cohens_d(a, b) -> float:
+    """Cohen's d for paired samples, mean(d) / sd(d) with ddof=1; 0 when all differences are zero,
+    +-inf when they all equal one non-zero value, nan for fewer than two pairs."""
+    a, b = _pairs(a, b)
+    d = b - a
+    if _all_zero(d):
+        return 0.0
+    if len(d) < 2:
+        return math.nan
+    if _constant(d):
+        return math.copysign(math.inf, float(np.mean(d)))
+    return float(np.mean(d) / np.std(d, ddof=1))
+
+
+def paired_test(a, b, test: str = "randomization", n_permutations: int = DEFAULT_PERMUTATIONS,
+                seed: int | None = 0, confidence: float = DEFAULT_CONFIDENCE) -> PairedResult:
+    """Means, delta, bootstrap CI, p-value of ``test`` and Cohen's d_z of B against A."""
+    check_test(test)
+    if n_permutations < 1:
+        raise MlbenchError(f"--permutations must be positive, got {n_permutations}")
+    if not 0 < confidence < 1:
+        raise MlbenchError(f"confidence level must be in (0, 1), got {confidence}")
+    a, b = _pairs(a, b)
+    n = len(a)
+    if n == 0:
+        nan = math.nan
+        return PairedResult(test, 0, nan, nan, nan, nan, nan, 1.0, nan)
+    d = b - a
+    delta = float(np.mean(d))
+    dist = None
+    if _all_zero(d):
+        lo = hi = 0.0
+    elif _constant(d):
+        lo = hi = delta
+    else:
+        lo, hi, dist = _bootstrap(d, confidence, n_permutations, seed)
+    if test == "randomization":
+        p = randomization_test(a, b, n_permutations, seed)
+    elif test == "t":
+        p = t_test(a, b)
+    elif dist is not None and n >= 2:
+        p = _shift_p(dist, delta)
+    else:
+        p = bootstrap_test(a, b, n_permutations, seed)
+    return PairedResult(test, n, float(np.mean(a)), float(np.mean(b)), delta, lo, hi, p, cohens_d(a, b))
+
+
+def adjust(pvalues, correction: str = "holm") -> np.ndarray:
+    """Adjusted p-values of one family, in the input order.
+
+    holm: sort ascending, ``p_(i) * (m - i + 1)`` (i from 1), running maximum, capped at 1;
+    bonferroni: ``min(1, m * p)``; bh: ``scipy.stats.false_discovery_control(p, method="bh")``;
+    none: unchanged.
+    """
+    check_correction(correction)
+    p = np.asarray(pvalues, dtype=np.float64)
+    if p.ndim != 1:
+        raise ValueError("adjust() takes a 1-d array of p-values")
+    if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("p-values must lie in [0, 1]")
+    m = len(p)
+    if m == 0 or correction == "none":
+        return p.copy()
+    if correction == "bonferroni":
+        return np.minimum(1.0, p * m)
+    if correction == "bh":
+        return np.minimum(1.0, stats.false_discovery_control(p, method="bh"))
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate(np.minimum(1.0, p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = stepped
+    return out
+
+
+__all__ = ["CORRECTIONS", "CORRECTION_NAMES", "DEFAULT_CONFIDENCE", "DEFAULT_PERMUTATIONS", "TESTS", "TEST_NAMES",
+           "PairedResult", "adjust", "bootstrap_ci", "bootstrap_test", "check_correction", "check_test", "cohens_d",
+           "paired_test", "randomization_test", "t_test"]
