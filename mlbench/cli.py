@@ -212,7 +212,9 @@ def export(
 
 def _register_commands() -> None:
     from mlbench.cli_check import register as register_check
+    from mlbench.cli_compare import register as register_compare
 
+    register_compare(app)
     register_check(app)
 
 

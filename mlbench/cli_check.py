@@ -53,8 +53,11 @@ def check(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the verdicts as JSON.")] = None,
     write_expected: Annotated[Optional[Path], typer.Option(help="Pin this result's numbers to an expected-scores file and stop.")] = None,
 ) -> None:
-    """Fail a checkpoint that regresses: exit 0 all OK (warnings allowed), 1 a regression, 2 an
-    input error (missing file, wrong task, schema mismatch, a rule that cannot be evaluated)."""
+    """Fail a checkpoint that regresses (CI gate against expected scores or a baseline).
+
+    Exit 0: every rule OK (warnings allowed); 1: a regression; 2: an input error (missing file,
+    wrong task, schema mismatch, a rule that cannot be evaluated).
+    """
     from mlbench.atomic import write_text
     from mlbench.check import expected_from_result, run_check, write_reports
     from mlbench.results import read_result
