@@ -134,8 +134,8 @@ def render(rep: ComparisonReport, fmt: str, width: int | None = None) -> str:
 
 
 def compare_command(
-    a: Annotated[Path, typer.Argument(help="Result file of system A (the baseline).")],
-    b: Annotated[Path, typer.Argument(help="Result file of system B, same task, settings and queries.")],
+    a: Annotated[Path, typer.Argument(metavar="A.json", help="Result file of system A (the baseline).")],
+    b: Annotated[Path, typer.Argument(metavar="B.json", help="Result file of system B, same task, settings and queries.")],
     metric: Annotated[str, typer.Option("--metric", "-m", help="Metric of the settings and the kind aggregates.")] = "map",
     test: Annotated[str, typer.Option(help="randomization (sign-flip permutation) | t (paired t-test) | bootstrap.")] = "randomization",
     correction: Annotated[str, typer.Option(help="holm | bonferroni | bh (Benjamini-Hochberg) | none.")] = "holm",

@@ -263,6 +263,16 @@ def test_cli_three_formats_and_out(env, tmp_path):
     assert not [p for p in out.parent.iterdir() if p.name != "cmp.md"]  # no temporary left behind
 
 
+def test_mlbench_compare_command_line(env):
+    from conftest import run_cli
+
+    ok = run_cli("compare", str(env.paths.a), str(env.paths.b), "--permutations", "500", "-f", "markdown")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("### xquad-r: map, A = use-m3 vs B = bm25") and "correction: Holm" in ok.stdout
+    bad = run_cli("compare", str(env.paths.a), str(env.paths.mlqa))
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1 and "task is 'mlqa-r'" in bad.stderr
+
+
 @pytest.mark.parametrize("case", ["task", "settings", "queries", "metric", "test", "correction", "alpha", "format",
                                   "missing"])
 def test_cli_errors_are_one_line_exit_2(env, case):
