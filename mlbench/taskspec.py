@@ -9,6 +9,7 @@ and folders given with ``--tasks-dir``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import metadata, resources
@@ -20,6 +21,8 @@ from mlbench.errors import MlbenchError
 KINDS = ("mono", "cross", "multi")
 SOURCE_TYPES = ("files", "ir_datasets")
 SCHEMA = 1
+# names and language codes end up in file names, setting ids ("de>*") and paths: keep them plain
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -86,13 +89,20 @@ def parse_task_file(file: Path) -> TaskSpec:
         raise MlbenchError(f"{file}: cannot read task file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise MlbenchError(f"{file}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise MlbenchError(f"{file}: not valid TOML (nested too deeply)") from None
     schema = data.get("schema", SCHEMA)
     if schema != SCHEMA:
         raise MlbenchError(f"{file}: field 'schema' is {schema!r}; this mlbench reads {SCHEMA}")
     name = _field(data, "name", str, file)
+    if not _NAME.fullmatch(name):
+        raise MlbenchError(f"{file}: field 'name' {name!r} must be letters, digits, '.', '_' or '-'")
     languages = tuple(_field(data, "languages", list, file))
     if not languages or len(set(languages)) != len(languages):
         raise MlbenchError(f"{file}: field 'languages' must be a non-empty list without repeats")
+    bad = [lang for lang in languages if not _NAME.fullmatch(lang)]
+    if bad:
+        raise MlbenchError(f"{file}: field 'languages' has {bad[0]!r}; a language code is letters, digits, '.', '_' or '-'")
     kinds = tuple(_field(data, "kinds", list, file, ["mono"]))
     bad = [k for k in kinds if k not in KINDS]
     if bad:
@@ -128,6 +138,13 @@ def parse_task_file(file: Path) -> TaskSpec:
         sha256=dict(sha),
         dataset=_field(raw, "dataset", str, file, "" if stype != "ir_datasets" else ...),
     )
+    for key in ("url", "path", "dataset"):
+        try:
+            filled = [getattr(source, key).format(lang=lang) for lang in languages]
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+            raise MlbenchError(f"{file}: field 'source.{key}' may only use the placeholder {{lang}} ({type(exc).__name__}: {exc})") from None
+        if key == "path" and any(Path(rel).is_absolute() or ".." in Path(rel).parts for rel in filled):
+            raise MlbenchError(f"{file}: field 'source.path' must be relative, without '..'")
     return TaskSpec(
         name=name,
         version=str(_field(data, "version", str, file)),
