@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,16 +70,13 @@ class LoadedResult:
 
     def per_query(self) -> dict[str, dict[str, np.ndarray]]:
         """setting id -> {"query_ids", "groups", metric...} arrays (sidecar verified by sha256)."""
-        info = self.doc["per_query"]
-        side = self.path.parent / info["file"]
+        side = self.path.parent / self.doc["per_query"]["file"]
+        blob = _sidecar(self.path, self.doc)
         try:
-            blob = side.read_bytes()
-        except OSError:
-            raise MlbenchError(f"{self.path}: per-query file {side.name} is missing") from None
-        if hashlib.sha256(blob).hexdigest() != info["sha256"]:
-            raise MlbenchError(f"{side}: sha256 differs from the one recorded in {self.path.name} (field per_query.sha256)")
-        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise MlbenchError(f"{side}: not a readable per-query file ({exc})") from None
         out: dict[str, dict[str, np.ndarray]] = {}
         for i, s in enumerate(self.doc["settings"]):
             prefix = f"s{i}/"
@@ -86,8 +84,69 @@ class LoadedResult:
         return out
 
 
+def _sidecar(path: Path, doc: dict[str, Any]) -> bytes:
+    """The per-query file's bytes, checked against the sha256 the result file records."""
+    info = doc["per_query"]
+    side = path.parent / info["file"]
+    try:
+        blob = side.read_bytes()
+    except (OSError, ValueError):
+        raise MlbenchError(f"{path}: per-query file {side.name!r} is missing (field per_query.file)") from None
+    if hashlib.sha256(blob).hexdigest() != info["sha256"]:
+        raise MlbenchError(f"{side}: sha256 differs from the one recorded in {path.name} (field per_query.sha256)")
+    return blob
+
+
+def _number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _values(v: Any, depth: int) -> bool:
+    """``depth`` levels of string-keyed objects ending in metric values (numbers or null)."""
+    if depth == 0:
+        return _number(v)
+    return isinstance(v, dict) and all(isinstance(k, str) and _values(x, depth - 1) for k, x in v.items())
+
+
+def _check_doc(path: Path, doc: dict[str, Any]) -> None:
+    """The fields export, compare and the per-query reader rely on, with their types."""
+    for key in ("task", "model"):
+        if not isinstance(doc[key], dict) or not isinstance(doc[key].get("name"), str):
+            raise MlbenchError(f"{path}: field '{key}.name' is missing or not a string")
+    for key in ("run", "environment", "aggregates"):
+        if not isinstance(doc[key], dict):
+            raise MlbenchError(f"{path}: field '{key}' must be an object")
+    if not isinstance(doc["settings"], list):
+        raise MlbenchError(f"{path}: field 'settings' must be a list of objects with 'id' and 'metrics'")
+    for i, s in enumerate(doc["settings"]):
+        if not isinstance(s, dict):
+            raise MlbenchError(f"{path}: field 'settings[{i}]' must be an object")
+        for key, ok in (("id", isinstance(s.get("id"), str)), ("kind", s.get("kind") in ("mono", "cross", "multi")),
+                        ("query_lang", isinstance(s.get("query_lang"), str)), ("pool", isinstance(s.get("pool"), str)),
+                        ("n_queries", type(s.get("n_queries")) is int), ("metrics", _values(s.get("metrics"), 1))):
+            if not ok:
+                raise MlbenchError(f"{path}: field 'settings[{i}].{key}' is missing or has the wrong type")
+        try:
+            parse_setting(s["id"])
+        except MlbenchError as exc:
+            raise MlbenchError(f"{path}: field 'settings[{i}].id': {exc}") from None
+    agg = doc["aggregates"]
+    for key, depth in (("kinds", 2), ("query_langs", 3), ("multi_micro", 1)):
+        if key in agg and not _values(agg[key], depth):
+            raise MlbenchError(f"{path}: field 'aggregates.{key}' has the wrong shape")
+    rd = agg.get("rank_distance", {"macro": None})
+    if not isinstance(rd, dict) or "macro" not in rd or not _number(rd["macro"]):
+        raise MlbenchError(f"{path}: field 'aggregates.rank_distance.macro' is missing or not a number")
+    info = doc["per_query"]
+    if not isinstance(info, dict) or not isinstance(info.get("file"), str) or not isinstance(info.get("sha256"), str):
+        raise MlbenchError(f"{path}: field 'per_query' must name the sidecar 'file' and its 'sha256'")
+    if info["file"] in ("", ".", "..") or Path(info["file"]).name != info["file"] or "\\" in info["file"]:
+        raise MlbenchError(f"{path}: field 'per_query.file' must be a file name beside the result file")
+
+
 def read_result(path: Path) -> LoadedResult:
-    """Load and validate a result file; defects are one-line errors naming file and field."""
+    """Load and validate a result file and its per-query sidecar; defects are one-line errors
+    naming file and field."""
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -95,6 +154,8 @@ def read_result(path: Path) -> LoadedResult:
         raise MlbenchError(f"{path}: cannot read result file ({exc.strerror or exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MlbenchError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise MlbenchError(f"{path}: not valid JSON (nested too deeply)") from None
     if not isinstance(doc, dict):
         raise MlbenchError(f"{path}: a result file is a JSON object")
     if doc.get("schema") != SCHEMA:
@@ -102,13 +163,8 @@ def read_result(path: Path) -> LoadedResult:
     for key in REQUIRED:
         if key not in doc:
             raise MlbenchError(f"{path}: missing field '{key}'")
-    if not isinstance(doc["settings"], list) or not all(isinstance(s, dict) and "id" in s and "metrics" in s
-                                                        for s in doc["settings"]):
-        raise MlbenchError(f"{path}: field 'settings' must be a list of objects with 'id' and 'metrics'")
-    for s in doc["settings"]:
-        parse_setting(s["id"])
-    if not isinstance(doc["per_query"], dict) or not {"file", "sha256"} <= set(doc["per_query"]):
-        raise MlbenchError(f"{path}: field 'per_query' must name the sidecar 'file' and its 'sha256'")
+    _check_doc(path, doc)
+    _sidecar(path, doc)
     return LoadedResult(path, doc)
 
 
