@@ -17,6 +17,7 @@ import json
 import os
 import uuid
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,7 @@ class EmbeddingCache:
             try:
                 with np.load(path, allow_pickle=False) as z:
                     keys, shape = z["keys"], z["vectors"].shape
-            except (OSError, ValueError, KeyError) as exc:  # unreadable: never trusted
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # unreadable: never trusted
                 warnings.warn(f"embedding cache: ignoring unreadable shard {path} ({exc})", stacklevel=2)
                 continue
             if (keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != 32 or len(shape) != 2
