@@ -64,7 +64,9 @@ def _check(out: object, n: int, dim: int | None, where: str) -> np.ndarray:
         raise MlbenchError(f"{where}: returned shape {out.shape} for {n} texts")
     if dim is not None and out.shape[1] != dim:
         raise MlbenchError(f"{where}: returned dimension {out.shape[1]}, earlier batches had {dim}")
-    out = out.astype(np.float32, copy=False)
+    if out.dtype.kind not in "fiu":
+        raise MlbenchError(f"{where}: returned dtype {out.dtype}, not numbers")
+    out = np.array(out, dtype=np.float32)  # a copy: an encoder may reuse (overwrite) the array it returned
     if not np.isfinite(out).all():
         bad = int((~np.isfinite(out)).any(axis=1).sum())
         raise MlbenchError(f"{where}: returned NaN or inf in {bad} of {n} rows")
