@@ -29,7 +29,7 @@ DEFAULT_METRICS = ("map", "recall@1", "recall@5", "recall@10", "recall@100", "nd
 
 
 def parse_metric(name: str) -> tuple[str, int | None]:
-    m = _METRIC.match(name)
+    m = _METRIC.fullmatch(name) if isinstance(name, str) else None
     if not m:
         raise MlbenchError(f"unknown metric {name!r} (known: map, recall@K, ndcg@K, mrr@K)")
     base = name.split("@")[0]

@@ -43,6 +43,13 @@ def _verify(data: bytes, expected: str, origin: str) -> None:
         raise MlbenchError(f"{origin}: sha256 mismatch (expected {expected[:16]}…, got {actual[:16]}…); the file is corrupt or not the pinned version")
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise MlbenchError(f"{path}: cannot read data file ({exc.strerror or exc})") from None
+
+
 def _embedded(rel: str) -> Path | None:
     path = Path(str(resources.files("mlbench"))) / "data" / f"{rel}.xz"
     return path if path.is_file() else None
@@ -72,7 +79,7 @@ def fetch(spec: TaskSpec, lang: str, data_dir: Path | None = None) -> DataFile:
     if local_root is not None:
         path = Path(local_root) / rel
         if path.is_file():
-            data = path.read_bytes()
+            data = _read(path)
             _verify(data, expected, str(path))
             return DataFile(lang, str(path), expected, data)
     if src.packaged and (emb := _embedded(rel)) is not None:
@@ -84,7 +91,7 @@ def fetch(spec: TaskSpec, lang: str, data_dir: Path | None = None) -> DataFile:
         return DataFile(lang, f"embedded:{rel}", expected, data)
     cached = data_cache_dir() / rel
     if cached.is_file():
-        data = cached.read_bytes()
+        data = _read(cached)
         _verify(data, expected, str(cached))
         return DataFile(lang, str(cached), expected, data)
     url = src.url.format(lang=lang)
