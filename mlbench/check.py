@@ -18,13 +18,13 @@ error (exit 2), never a pass.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from mlbench.atomic import write_text
+from mlbench.documents import read_document
 from mlbench.errors import MlbenchError
 from mlbench.results import LoadedResult
 
@@ -107,12 +107,7 @@ def direction_of(metric: str) -> str:
 
 def read_expected(path: Path, task: str) -> list[Rule]:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MlbenchError(f"{path}: cannot read expected-scores file ({exc.strerror or exc})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MlbenchError(f"{path}: not valid TOML ({exc})") from None
+    data = read_document(path, "toml", "expected-scores file")
     if data.get("schema") != EXPECTED_SCHEMA:
         raise MlbenchError(f"{path}: field 'schema' is {data.get('schema')!r}; this mlbench reads {EXPECTED_SCHEMA}")
     tasks = data.get("task")

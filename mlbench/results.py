@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from mlbench.atomic import atomic_open, write_bytes, write_json
+from mlbench.documents import read_document
 from mlbench.errors import MlbenchError
 from mlbench.evaluate import SettingResult
 from mlbench.settings import parse_setting
@@ -148,14 +148,7 @@ def read_result(path: Path) -> LoadedResult:
     """Load and validate a result file and its per-query sidecar; defects are one-line errors
     naming file and field."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MlbenchError(f"{path}: cannot read result file ({exc.strerror or exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MlbenchError(f"{path}: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise MlbenchError(f"{path}: not valid JSON (nested too deeply)") from None
+    doc = read_document(path, "json", "result file")
     if not isinstance(doc, dict):
         raise MlbenchError(f"{path}: a result file is a JSON object")
     if doc.get("schema") != SCHEMA:

@@ -10,12 +10,12 @@ and folders given with ``--tasks-dir``.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from mlbench.documents import read_document
 from mlbench.errors import MlbenchError
 
 KINDS = ("mono", "cross", "multi")
@@ -83,14 +83,7 @@ def _field(data: dict[str, Any], key: str, typ: type, file: Path, default: Any =
 def parse_task_file(file: Path) -> TaskSpec:
     """Read and validate one task file; any defect is a one-line error naming file and field."""
     file = Path(file)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MlbenchError(f"{file}: cannot read task file ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise MlbenchError(f"{file}: not valid TOML ({exc})") from None
-    except RecursionError:
-        raise MlbenchError(f"{file}: not valid TOML (nested too deeply)") from None
+    data = read_document(file, "toml", "task file")
     schema = data.get("schema", SCHEMA)
     if schema != SCHEMA:
         raise MlbenchError(f"{file}: field 'schema' is {schema!r}; this mlbench reads {SCHEMA}")

@@ -6,14 +6,12 @@ import collections
 import csv
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import pytrec_eval
 
 from conftest import run_cli
-from mlbench.encoders.minilm import create as minilm
 from mlbench.encoders.usem3 import create as usem3
 from mlbench.encoding import token_batches
 from mlbench.errors import MlbenchError
