@@ -38,7 +38,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from mlbench.errors import MlbenchError
 
@@ -71,6 +70,13 @@ class PairedResult:
     p: float
     effect_size: float  # Cohen's d_z
 
+
+
+def _stats():
+    """scipy.stats, imported on first use: importing it costs over a second at CLI start-up."""
+    from scipy import stats
+
+    return stats
 
 def check_test(test: str) -> str:
     if test not in TESTS:
@@ -121,7 +127,7 @@ def randomization_test(a, b, n_permutations: int = DEFAULT_PERMUTATIONS, seed: i
     d = b - a
     if len(d) < 2 or _all_zero(d):  # one pair: both sign flips are as extreme, p = 1
         return 1.0
-    res = stats.permutation_test((d,), _mean, permutation_type="samples", vectorized=True,
+    res = _stats().permutation_test((d,), _mean, permutation_type="samples", vectorized=True,
                                  n_resamples=n_permutations, batch=_batch(len(d), n_permutations),
                                  alternative="two-sided", rng=_rng(seed))
     return float(res.pvalue)
@@ -135,7 +141,7 @@ def t_test(a, b) -> float:
         return 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant non-zero differences: t = +-inf, p = 0
-        p = float(stats.ttest_rel(b, a).pvalue)
+        p = float(_stats().ttest_rel(b, a).pvalue)
     return 1.0 if math.isnan(p) else p
 
 
@@ -145,10 +151,10 @@ def _bootstrap(d: np.ndarray, confidence: float, n_resamples: int, seed: int | N
               confidence_level=confidence)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # BCa is undefined for some degenerate samples; then percentile
-        res = stats.bootstrap((d,), _mean, method="BCa", rng=_rng(seed), **kw)
+        res = _stats().bootstrap((d,), _mean, method="BCa", rng=_rng(seed), **kw)
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            res = stats.bootstrap((d,), _mean, method="percentile", rng=_rng(seed), **kw)
+            res = _stats().bootstrap((d,), _mean, method="percentile", rng=_rng(seed), **kw)
             lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return lo, hi, res.bootstrap_distribution
 
@@ -251,7 +257,7 @@ def adjust(pvalues, correction: str = "holm") -> np.ndarray:
     if correction == "bonferroni":
         return np.minimum(1.0, p * m)
     if correction == "bh":
-        return np.minimum(1.0, stats.false_discovery_control(p, method="bh"))
+        return np.minimum(1.0, _stats().false_discovery_control(p, method="bh"))
     order = np.argsort(p, kind="stable")
     stepped = np.maximum.accumulate(np.minimum(1.0, p[order] * (m - np.arange(m))))
     out = np.empty(m)
