@@ -223,5 +223,5 @@ def write_trec(trec_dir: Path, task: str, tag: str, results: list[SettingResult]
                     fh.write(f"{qid} 0 {doc} 1\n")
 
 
-__all__ = ["SCHEMA", "LoadedResult", "export_table", "long_rows", "read_result", "write_json", "write_result",
+__all__ = ["SCHEMA", "LoadedResult", "export_table", "long_rows", "read_result", "write_result",
            "write_trec"]

@@ -36,10 +36,6 @@ def parse_encoder_args(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def registered() -> dict[str, str]:
-    return {ep.name: ep.value for ep in metadata.entry_points(group="mlbench.encoders")}
-
-
 def _call(factory: Any, label: str, kwargs: dict[str, Any]) -> Encoder | PoolScorer:
     try:
         model = factory(**kwargs)
