@@ -90,20 +90,9 @@ class LexicalScores:
         return out
 
 
-_TIEKEYS: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
-
-
-def _tiekeys(data: TaskData, langs: tuple[str, ...], ids: list[str]) -> np.ndarray:
-    """Tie-break keys of a group's columns, computed once per (data, languages)."""
-    key = (id(data), langs)
-    if key not in _TIEKEYS or len(_TIEKEYS[key]) != len(ids):
-        _TIEKEYS.clear()
-        _TIEKEYS[key] = id_tiekeys(ids)
-    return _TIEKEYS[key]
-
-
 def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequence[str],
-                    chunk_rows: int, depth: int, prefetch: Executor) -> list[SettingResult]:
+                    chunk_rows: int, depth: int, prefetch: Executor,
+                    tiekeys: dict[tuple[str, ...], np.ndarray]) -> list[SettingResult]:
     qd = data.langs[qlang]
     n = len(qd.query_ids)
     offsets, ids, bounds = {}, [], []
@@ -111,7 +100,9 @@ def _evaluate_group(data: TaskData, qlang: str, group: ScoreGroup, metrics: Sequ
         offsets[p] = len(ids)
         bounds.append((len(ids), len(ids) + len(data.langs[p].cand_ids)))
         ids.extend(data.langs[p].cand_ids)
-    tiekey = _tiekeys(data, group.langs, ids)
+    if group.langs not in tiekeys:  # the same columns serve every query language
+        tiekeys[group.langs] = id_tiekeys(ids)
+    tiekey = tiekeys[group.langs]
     rel_lists = [[offsets[p] + j for p in group.langs for j in data.relevant(g, p)] for g in qd.query_groups]
     width = max((len(r) for r in rel_lists), default=0)
     rel = np.full((n, max(width, 1)), -1, dtype=np.int64)
@@ -178,9 +169,10 @@ def evaluate(data: TaskData, settings: Sequence[Setting], source: DenseScores | 
     for s in settings:
         by_lang.setdefault(s.query_lang, []).append(s)
     done: dict[Setting, SettingResult] = {}
+    tiekeys: dict[tuple[str, ...], np.ndarray] = {}
     with ThreadPoolExecutor(max_workers=1) as prefetch:
         for lang, group_settings in by_lang.items():
             for group in source.groups(lang, group_settings):
-                for res in _evaluate_group(data, lang, group, metrics, chunk_rows, depth, prefetch):
+                for res in _evaluate_group(data, lang, group, metrics, chunk_rows, depth, prefetch, tiekeys):
                     done[res.setting] = res
     return [done[s] for s in settings]

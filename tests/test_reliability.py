@@ -626,6 +626,14 @@ def _assert_one_line(exc: MlbenchError, path: Path | None = None) -> None:
         assert str(path) in message, message
 
 
+def _reads_or_fails_in_one_line(reader, path: Path) -> None:
+    """A reader given arbitrary input either succeeds or raises one MlbenchError line naming the file."""
+    try:
+        reader(path)
+    except MlbenchError as exc:
+        _assert_one_line(exc, path)
+
+
 toml_scalars = st.one_of(st.text(max_size=12), st.integers(-3, 10 ** 6), st.booleans(), st.floats(allow_nan=False),
                          st.sampled_from(["map", "recall@10", "ndcg@0", "mono", "cross", "files", "ir_datasets",
                                           "lareqa", "de", "x/{lang}", "{lang}.json", "{0}", "{lang.x}", "..", "*"]))
@@ -666,11 +674,7 @@ def task_dicts(draw):
 @example(b"\xff\xfe")
 @example(b'name = "x"\nname = "y"\n')
 def test_fuzz_task_file_bytes(fuzz_dir, raw):
-    path = _fuzz_file(fuzz_dir, raw, ".toml")
-    try:
-        parse_task_file(path)
-    except MlbenchError as exc:
-        _assert_one_line(exc, path)
+    _reads_or_fails_in_one_line(parse_task_file, _fuzz_file(fuzz_dir, raw, ".toml"))
 
 
 @FUZZ
@@ -784,11 +788,7 @@ def test_fuzz_lareqa_file_bytes(raw):
                  .map(lambda d: json.dumps({"schema": "mlbench.result/1", **d}).encode())))
 @example(b"[" * 100_000)
 def test_fuzz_result_reader_bytes_and_objects(fuzz_dir, raw):
-    path = _fuzz_file(fuzz_dir, raw, ".json")
-    try:
-        read_result(path)
-    except MlbenchError as exc:
-        _assert_one_line(exc, path)
+    _reads_or_fails_in_one_line(read_result, _fuzz_file(fuzz_dir, raw, ".json"))
 
 
 @pytest.fixture(scope="module")
