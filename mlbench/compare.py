@@ -150,7 +150,7 @@ def _listing(items: list[str], limit: int = 6) -> str:
     return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
-def _check_same(a: LoadedResult, b: LoadedResult, pa, pb, metric: str) -> None:
+def _check_same(a: LoadedResult, b: LoadedResult, pa, pb, metric: str | None) -> None:
     if a.task != b.task:
         raise MlbenchError(f"{b.path}: task is {b.task!r} but {a.path} is task {a.task!r}; "
                            "compare needs two results of the same task")
@@ -163,7 +163,7 @@ def _check_same(a: LoadedResult, b: LoadedResult, pa, pb, metric: str) -> None:
         parts = ([f"only in {a.path.name}: {_listing(only_a)}"] if only_a else []) + (
             [f"only in {b.path.name}: {_listing(only_b)}"] if only_b else [])
         raise MlbenchError(f"{b.path}: its settings differ from those of {a.path} ({'; '.join(parts)})")
-    for label, res in (("A", a), ("B", b)):
+    for res in (a, b) if metric is not None else ():
         known = res.doc["run"].get("metrics", [])
         if metric not in known:
             raise MlbenchError(f"--metric {metric!r}: {res.path} has no per-query values for it "
@@ -233,6 +233,33 @@ def _judge(row: Row, alpha: float) -> None:
     else:  # own-language share: moving toward the expected share is the improvement
         improved = abs(row.mean_b - row.expected) < abs(row.mean_a - row.expected)
     row.marker, row.outcome = (UP, "win") if improved else (DOWN, "loss")
+
+
+def aggregate_test(a: LoadedResult, b: LoadedResult, kind: str, key: str, better: str = "higher",
+                   test: str = "randomization", n_permutations: int = DEFAULT_PERMUTATIONS, seed: int | None = 0,
+                   confidence: float = DEFAULT_CONFIDENCE) -> Row:
+    """One paired test of B against A on one aggregate (``mean(kind)`` of ``key``), uncorrected.
+
+    The same units and values as the aggregate rows of :func:`compare`, without the per-setting
+    tests: what a leaderboard needs to say whether one entry is significantly above the next."""
+    check_test(test)
+    pa, pb = _per_setting(a), _per_setting(b)
+    _check_same(a, b, pa, pb, None)
+    meta = {s["id"]: s for s in a.doc["settings"]}
+    entries = []
+    for sid in pa:
+        if meta[sid]["kind"] != kind:
+            continue
+        if key not in pa[sid] or key not in pb[sid]:
+            raise MlbenchError(f"{a.path}: setting {sid} has no per-query values for {key!r}")
+        idx = _aligned(pa[sid], pb[sid], sid, b.path)
+        entries.append((sid, meta[sid]["query_lang"], np.arange(len(idx)), idx, pa[sid], pb[sid]))
+    if not entries:
+        raise MlbenchError(f"{a.path}: task {a.task} has no {kind} settings")
+    units_a, va = _unit_values([(s, lang, ia, arr) for s, lang, ia, _, arr, _ in entries], key)
+    units_b, vb = _unit_values([(s, lang, ib, arr) for s, lang, _, ib, _, arr in entries], key)
+    assert units_a == units_b
+    return _row(f"mean({kind})", kind, key, better, "aggregates", va, vb, test, n_permutations, seed, confidence)
 
 
 def compare(a: LoadedResult, b: LoadedResult, metric: str = "map", test: str = "randomization",
@@ -306,4 +333,4 @@ def compare(a: LoadedResult, b: LoadedResult, metric: str = "map", test: str = "
         families={name: len(rows) for name, rows in families.items()}, summary=summary)
 
 
-__all__ = ["BETTER", "FAMILIES", "ComparisonReport", "Row", "Tally", "compare"]
+__all__ = ["BETTER", "FAMILIES", "ComparisonReport", "Row", "Tally", "aggregate_test", "compare"]
