@@ -27,6 +27,15 @@ def settings_per_kind(spec: TaskSpec, langs: tuple[str, ...] | None = None) -> d
 
 def summarize(spec: TaskSpec, data_dir: Path | None = None) -> TaskSummary:
     counts = settings_per_kind(spec)
+    if spec.source.type == "ir_datasets":
+        from mlbench.formats.miracl import irds_home, summary
+
+        s = summary(spec.source.dataset, spec.languages)
+        if not s.installed:
+            return TaskSummary(spec, counts, None, None, f"{spec.source.describe()} (needs the ir-datasets package)")
+        where = f"{len(s.local_langs)} of {len(spec.languages)} languages local in {irds_home()}"
+        # counts as ir_datasets records them: the dev queries and the whole corpus (streamed at run time)
+        return TaskSummary(spec, counts, s.queries, s.passages, f"{spec.source.describe()} ({where})")
     if spec.source.type != "files":
         return TaskSummary(spec, counts, None, None, f"loader: {spec.format} (not in this version)")
     if not all(available_locally(spec, lang, data_dir) for lang in spec.languages):

@@ -74,7 +74,9 @@ def tasks_show(ctx: typer.Context, task: Annotated[str, typer.Argument(help="Tas
     console.print("settings: " + ", ".join(f"{k} {n}" for k, n in counts.items())
                   + f" (ids: de>de mono, de>en cross, de>* multi); metrics: {', '.join(spec.metrics)}")
     if spec.source.type != "files":
-        console.print(f"data: {spec.source.describe()}; loader for format {spec.format!r} is not in this version")
+        from mlbench.catalog import summarize
+
+        console.print(f"data: {summarize(spec, data_dir).status}; corpora are streamed at run time (docs/miracl.md)")
         return
     rows, left = task_details(spec, data_dir)
     table = Table(title=f"{spec.name}: per language")
@@ -155,6 +157,13 @@ def run(
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache (default MLBENCH_HOME/embeddings).")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
+    compare_to: Annotated[Optional[Path], typer.Option("--compare-to", help="A leaderboard folder (e.g. leaderboard/): place this run among its entries of the same task.")] = None,
+    split: Annotated[Optional[str], typer.Option(help="MIRACL: another split that ir_datasets declares (e.g. train); default dev.")] = None,
+    pool_subset: Annotated[Optional[int], typer.Option(help="MIRACL: search only the judged passages plus N others (quick; not comparable with MIRACL figures).")] = None,
+    pool_docids: Annotated[Optional[Path], typer.Option(help="MIRACL: search only the doc ids listed in this file, one per line (not comparable).")] = None,
+    index: Annotated[str, typer.Option(help="MIRACL, dense models: exact | ivf[:nlist=N,nprobe=N] | hnsw[:M=N,efConstruction=N,efSearch=N]; recall against exact is reported.")] = "exact",
+    ir_datasets_home: Annotated[Optional[Path], typer.Option(help="MIRACL: ir_datasets' data folder, instead of $IR_DATASETS_HOME (files in its cache layout are read without download).")] = None,
+    multi_pool: Annotated[bool, typer.Option(help="MIRACL extra: also search each language's queries against the union of the languages' pools (LANG>*).")] = False,
 ) -> None:
     """Evaluate a model on every setting of the tasks; write result files and print a summary.
 
@@ -166,6 +175,11 @@ def run(
     from mlbench.encoders.registry import parse_encoder_args
     from mlbench.runner import RunConfig
     from mlbench.runner import run as run_api
+
+    if compare_to is not None:  # a bad leaderboard fails before any encoding
+        from mlbench.cli_leaderboard import check_placement
+
+        check_placement(compare_to, task or ["xquad-r"])
 
     cfg = RunConfig(
         model=model, tasks=task or ["xquad-r"], out_dir=out, kinds=kinds,
@@ -179,6 +193,8 @@ def run(
                     "revision": revision},
         sampling=sampling, base_model=base_model, step=step, trec_dir=trec_dir, trec_depth=trec_depth,
         cache_dir=cache_dir, command=shlex.join(["mlbench", *sys.argv[1:]]),
+        split=split, pool_subset=pool_subset, pool_docids=pool_docids, index=index,
+        ir_datasets_home=ir_datasets_home, multi_pool=multi_pool,
     )
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"),
                   TimeRemainingColumn(), console=console, transient=False) as progress:
@@ -194,6 +210,10 @@ def run(
             console.print(f"queries left out (no relevant candidate in the pool): {sum(left.values())} "
                           f"over {len(left)} settings")
         console.print(f"wrote {o.path}")
+    if compare_to is not None:
+        from mlbench.cli_leaderboard import print_placement
+
+        print_placement(console, [o.path for o in outputs], compare_to)
 
 
 @app.command()
@@ -213,9 +233,13 @@ def export(
 def _register_commands() -> None:
     from mlbench.cli_check import register as register_check
     from mlbench.cli_compare import register as register_compare
+    from mlbench.cli_leaderboard import register as register_leaderboard
+    from mlbench.cli_report import register as register_report
 
     register_compare(app)
     register_check(app)
+    register_leaderboard(app)
+    register_report(app)
 
 
 _register_commands()

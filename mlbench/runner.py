@@ -54,6 +54,16 @@ class RunConfig:
     cache_dir: Path | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     command: str | None = None  # the command line that asked for this run, recorded in results
+    # tasks of format ir_datasets (MIRACL), mlbench.corpus.run; refused for the other tasks
+    split: str | None = None  # another split ir_datasets declares (default: the task's, dev)
+    pool_subset: int | None = None  # judged passages + N others (not comparable with MIRACL figures)
+    pool_docids: Path | None = None  # or: the doc ids listed in this file
+    index: str = "exact"  # exact | ivf[:nlist=..,nprobe=..] | hnsw[:M=..,efConstruction=..,efSearch=..]
+    ir_datasets_home: Path | None = None  # IR_DATASETS_HOME for this process (before ir_datasets is imported)
+    multi_pool: bool = False  # also {lang}>*: each language's queries against the union of the pools
+    depth: int = 100  # passages kept per query
+    store_dir: Path | None = None  # embedding stores (default MLBENCH_HOME/corpus)
+    store_chunk_rows: int = 4096  # passages per store chunk (the most work an interruption loses)
 
 
 @dataclass
@@ -77,6 +87,26 @@ def _validate(cfg: RunConfig) -> None:
         raise MlbenchError("no task given (--task)")
 
 
+CORPUS_OPTIONS = {"split": "--split", "pool_subset": "--pool-subset", "pool_docids": "--pool-docids",
+                  "ir_datasets_home": "--ir-datasets-home", "multi_pool": "--multi-pool"}
+
+
+def _validate_formats(cfg: RunConfig, specs: list) -> None:
+    """Options of one kind of task are refused for the other kind, by name."""
+    for spec in specs:
+        if spec.format == "ir_datasets":
+            if cfg.max_articles is not None:
+                raise MlbenchError(f"--max-articles applies to LAReQA tasks, not to {spec.name} (use --pool-subset or --max-queries)")
+            if cfg.candidate_text != "sentence":
+                raise MlbenchError(f"--candidate-text applies to LAReQA tasks; {spec.name} passages are title + ' ' + text")
+            continue
+        used = [flag for key, flag in CORPUS_OPTIONS.items() if getattr(cfg, key) is not None and getattr(cfg, key) is not False]
+        if cfg.index != "exact":
+            used.append("--index")
+        if used:
+            raise MlbenchError(f"{used[0]} applies to tasks of format ir_datasets (MIRACL), not to {spec.name}")
+
+
 def run(cfg: RunConfig, progress: ProgressFactory | None = None,
         model: Encoder | PoolScorer | None = None) -> list[RunOutput]:
     """Evaluate one model on each task of ``cfg``; returns the written result files.
@@ -89,6 +119,18 @@ def run(cfg: RunConfig, progress: ProgressFactory | None = None,
     for spec in specs:
         spec.check_langs(cfg.langs)
         parse_kinds(cfg.kinds, spec.kinds)
+    _validate_formats(cfg, specs)
+    if any(spec.format == "ir_datasets" for spec in specs):
+        from mlbench.corpus.run import check_metrics, pool_spec
+        from mlbench.corpus.search import parse_index
+        from mlbench.formats.miracl import use_home
+
+        use_home(cfg.ir_datasets_home)  # before anything imports ir_datasets
+        parse_index(cfg.index)
+        pool_spec(cfg.pool_subset, cfg.pool_docids)
+        for spec in specs:
+            if spec.format == "ir_datasets":
+                check_metrics(list(cfg.metrics or spec.metrics), cfg.depth)
     local_folder = Path(cfg.model) if Path(cfg.model).is_dir() else None
     metadata = checkpoint_metadata(local_folder, cfg.sampling, cfg.base_model, cfg.step)
     t_load = time.perf_counter()
@@ -97,6 +139,9 @@ def run(cfg: RunConfig, progress: ProgressFactory | None = None,
     description = model.describe()
     outputs = []
     for spec in specs:
+        if spec.format == "ir_datasets":
+            outputs.append(_run_corpus(cfg, spec, model, description, metadata, load_s, progress))
+            continue
         t0 = time.perf_counter()
         data = load_task(spec, cfg.langs, cfg.data_dir, cfg.max_articles, cfg.max_queries)
         settings = enumerate_settings(data.languages, parse_kinds(cfg.kinds, spec.kinds))
@@ -134,6 +179,21 @@ def run(cfg: RunConfig, progress: ProgressFactory | None = None,
             write_trec(cfg.trec_dir, spec.name, doc["model"]["name"].replace(" ", "_"), results, qrels)
         outputs.append(RunOutput(path, doc, results))
     return outputs
+
+
+def _run_corpus(cfg: RunConfig, spec, model, description, metadata, load_s, progress) -> RunOutput:
+    """Tasks of format ir_datasets (MIRACL): streamed corpus, embedding store, faiss search."""
+    from dataclasses import replace
+
+    from mlbench.corpus.run import run_corpus_task
+
+    doc, results, qrels = run_corpus_task(cfg, spec, model, description, metadata, load_s, progress)
+    path = write_result(cfg.out_dir, doc, results)
+    if cfg.trec_dir:
+        cut = [replace(r, top_ids=r.top_ids[:, :cfg.trec_depth], top_scores=r.top_scores[:, :cfg.trec_depth])
+               for r in results]
+        write_trec(cfg.trec_dir, spec.name, doc["model"]["name"].replace(" ", "_"), cut, qrels)
+    return RunOutput(path, doc, results)
 
 
 def _document(cfg: RunConfig, spec, data, model, description, metadata, settings, results, metrics,

@@ -2,6 +2,9 @@
 
 A task file names its format; adapters register here or under the entry-point group
 ``mlbench.formats`` (a callable ``load(spec, langs, data_dir, max_articles) -> TaskData``).
+Format ``ir_datasets`` (MIRACL) is a corpus task: its passages are streamed, never loaded into a
+``TaskData``; ``mlbench run`` evaluates it through ``mlbench.corpus`` (``mlbench.formats.miracl``
+reads it), and its ``load`` here only says so.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ Loader = Callable[[TaskSpec, tuple[str, ...], "Path | None", "int | None"], Task
 
 
 def _builtin() -> dict[str, Loader]:
-    from mlbench.formats import lareqa
+    from mlbench.formats import lareqa, miracl
 
-    return {"lareqa": lareqa.load}
+    return {"lareqa": lareqa.load, "ir_datasets": miracl.load}
 
 
 def get_loader(name: str) -> Loader:
@@ -28,8 +31,6 @@ def get_loader(name: str) -> Loader:
     for ep in metadata.entry_points(group="mlbench.formats"):
         loaders.setdefault(ep.name, ep.load())
     if name not in loaders:
-        if name == "ir_datasets":
-            raise MlbenchError("format 'ir_datasets' (MIRACL) has no loader in this version of mlbench")
         raise MlbenchError(f"unknown task format {name!r} (known: {', '.join(sorted(loaders))})")
     return loaders[name]
 
