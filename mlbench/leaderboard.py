@@ -227,13 +227,13 @@ def _num(v: float | None, digits: int = 4) -> str:
 
 
 def _p(p: float) -> str:
-    return f"{p:.2g}" if p >= 0.001 else "<0.001"
+    return f"p={p:.2g}" if p >= 0.001 else "p<0.001"
 
 
 def vs_next(r: Rank) -> str:
     if r.above_next is None:
         return ""
-    return f"{UP if r.above_next else SAME} p={_p(r.p_adjusted)}"
+    return f"{UP if r.above_next else SAME} {_p(r.p_adjusted)}"
 
 
 def columns(st: Standing) -> list[str]:
