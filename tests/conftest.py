@@ -6,12 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(os.environ.get("MLBENCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 LAREQA = SHARED / "data" / "lareqa"
+# ir_datasets fixes its data paths when first imported, and other packages import it too (ranx
+# does); so one IR_DATASETS_HOME for the whole session is set here, before any test module is
+# imported, and tests/test_miracl.py lays the real MIRACL files out in it.
+IRDS_HOME = Path(tempfile.mkdtemp(prefix="mlbench-irds-"))
+os.environ["IR_DATASETS_HOME"] = str(IRDS_HOME)
 
 
 @pytest.fixture(autouse=True)

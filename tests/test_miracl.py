@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pytrec_eval
-from conftest import SHARED, run_cli
+from conftest import IRDS_HOME, SHARED, run_cli
 
 from mlbench.errors import MlbenchError
 from mlbench.results import export_table, read_result
@@ -41,10 +41,10 @@ BM25_FIGURES = {
 
 @pytest.fixture(scope="session")
 def irds_home(tmp_path_factory):
-    """A temporary IR_DATASETS_HOME with the real files; ir_datasets fixes its paths at its first
-    import, so the variable is set before anything imports it."""
+    """The session's IR_DATASETS_HOME (tests/conftest.py) filled with the real files; ir_datasets
+    fixes its paths at its first import, so the variable is set before anything imports it."""
     assert (MIRACL / "SHA256SUMS").is_file(), f"real MIRACL data not found at {MIRACL} (set MLBENCH_SHARED)"
-    home = tmp_path_factory.mktemp("ir_datasets_home")
+    home = IRDS_HOME  # set by conftest before anything could import ir_datasets
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IR_DATASETS_HOME", str(home))
         from mlbench.formats import miracl as M
