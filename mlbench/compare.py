@@ -235,6 +235,28 @@ def _judge(row: Row, alpha: float) -> None:
     row.marker, row.outcome = (UP, "win") if improved else (DOWN, "loss")
 
 
+Entry = tuple[str, str, np.ndarray, np.ndarray, dict, dict]  # sid, query lang, idx A, idx B, arrays A, B
+
+
+def _kind_entries(a: LoadedResult, b: LoadedResult, pa, pb) -> dict[str, list[Entry]]:
+    """Each setting's aligned per-query arrays, grouped by kind (queries checked to agree)."""
+    meta = {s["id"]: s for s in a.doc["settings"]}
+    by_kind: dict[str, list[Entry]] = {k: [] for k in KIND_ORDER}
+    for sid in pa:
+        idx = _aligned(pa[sid], pb[sid], sid, b.path)
+        by_kind.setdefault(meta[sid]["kind"], []).append(
+            (sid, meta[sid]["query_lang"], np.arange(len(idx)), idx, pa[sid], pb[sid]))
+    return by_kind
+
+
+def _paired_units(entries: list[Entry], key: str) -> tuple[list[tuple[str, str]], np.ndarray, np.ndarray]:
+    """Units and their values in A and in B for one aggregate (see the module docstring)."""
+    units_a, va = _unit_values([(s, lang, ia, arr) for s, lang, ia, _, arr, _ in entries], key)
+    units_b, vb = _unit_values([(s, lang, ib, arr) for s, lang, _, ib, _, arr in entries], key)
+    assert units_a == units_b  # same queries and groups per setting, checked by _check_same
+    return units_a, va, vb
+
+
 def aggregate_test(a: LoadedResult, b: LoadedResult, kind: str, key: str, better: str = "higher",
                    test: str = "randomization", n_permutations: int = DEFAULT_PERMUTATIONS, seed: int | None = 0,
                    confidence: float = DEFAULT_CONFIDENCE) -> Row:
@@ -245,20 +267,13 @@ def aggregate_test(a: LoadedResult, b: LoadedResult, kind: str, key: str, better
     check_test(test)
     pa, pb = _per_setting(a), _per_setting(b)
     _check_same(a, b, pa, pb, None)
-    meta = {s["id"]: s for s in a.doc["settings"]}
-    entries = []
-    for sid in pa:
-        if meta[sid]["kind"] != kind:
-            continue
-        if key not in pa[sid] or key not in pb[sid]:
-            raise MlbenchError(f"{a.path}: setting {sid} has no per-query values for {key!r}")
-        idx = _aligned(pa[sid], pb[sid], sid, b.path)
-        entries.append((sid, meta[sid]["query_lang"], np.arange(len(idx)), idx, pa[sid], pb[sid]))
+    entries = _kind_entries(a, b, pa, pb).get(kind, [])
     if not entries:
         raise MlbenchError(f"{a.path}: task {a.task} has no {kind} settings")
-    units_a, va = _unit_values([(s, lang, ia, arr) for s, lang, ia, _, arr, _ in entries], key)
-    units_b, vb = _unit_values([(s, lang, ib, arr) for s, lang, _, ib, _, arr in entries], key)
-    assert units_a == units_b
+    for sid, _, _, _, arr_a, arr_b in entries:
+        if key not in arr_a or key not in arr_b:
+            raise MlbenchError(f"{a.path}: setting {sid} has no per-query values for {key!r}")
+    _, va, vb = _paired_units(entries, key)
     return _row(f"mean({kind})", kind, key, better, "aggregates", va, vb, test, n_permutations, seed, confidence)
 
 
@@ -276,17 +291,16 @@ def compare(a: LoadedResult, b: LoadedResult, metric: str = "map", test: str = "
         raise MlbenchError(f"--permutations must be positive, got {n_permutations}")
     pa, pb = _per_setting(a), _per_setting(b)
     _check_same(a, b, pa, pb, metric)
-    meta = {s["id"]: s for s in a.doc["settings"]}
     common = dict(test=test, n_permutations=n_permutations, seed=seed, confidence=confidence)
 
+    by_kind = _kind_entries(a, b, pa, pb)
     setting_rows: list[Row] = []
-    by_kind: dict[str, list[tuple[str, str, np.ndarray, np.ndarray, dict, dict]]] = {k: [] for k in KIND_ORDER}
-    for sid in pa:
-        kind, lang = meta[sid]["kind"], meta[sid]["query_lang"]
-        idx = _aligned(pa[sid], pb[sid], sid, b.path)
+    for kind, entries in by_kind.items():
         fam = "settings" if family == "all" else f"{kind} settings"
-        setting_rows.append(_row(sid, kind, metric, "higher", fam, pa[sid][metric], pb[sid][metric][idx], **common))
-        by_kind.setdefault(kind, []).append((sid, lang, np.arange(len(idx)), idx, pa[sid], pb[sid]))
+        for sid, _, _, idx, arr_a, arr_b in entries:
+            setting_rows.append(_row(sid, kind, metric, "higher", fam, arr_a[metric], arr_b[metric][idx], **common))
+    order = {sid: i for i, sid in enumerate(pa)}
+    setting_rows.sort(key=lambda r: order[r.id])  # the result file's order of settings
 
     agg_rows: list[Row] = []
 
@@ -294,10 +308,8 @@ def compare(a: LoadedResult, b: LoadedResult, metric: str = "map", test: str = "
         entries = by_kind.get(kind, [])
         if not entries or not all(key in e[4] and key in e[5] for e in entries):
             return
-        units_a, va = _unit_values([(s, lang, ia, arr) for s, lang, ia, _, arr, _ in entries], key)
-        units_b, vb = _unit_values([(s, lang, ib, arr) for s, lang, _, ib, _, arr in entries], key)
-        assert units_a == units_b  # same queries and groups per setting, checked above
-        if not units_a:
+        units, va, vb = _paired_units(entries, key)
+        if not units:
             return
         expected = None
         if expected_key:

@@ -69,7 +69,12 @@ class Board:
         return sorted({e.task for e in self.entries})
 
     def of_task(self, task: str) -> list[Entry]:
-        return [e for e in self.entries if e.task == task]
+        """The entries of ``task``; none is an error naming the manifest."""
+        entries = [e for e in self.entries if e.task == task]
+        if not entries:
+            raise MlbenchError(f"{self.folder / MANIFEST}: no entry for task {task!r} "
+                               f"(it has: {', '.join(self.tasks()) or 'none'})")
+        return entries
 
 
 def _field(manifest: Path, where: str, value: Any, kind: type, what: str) -> Any:
@@ -336,11 +341,7 @@ def place(board: Board, results: list[LoadedResult], metric: str | None = None, 
     """Rank each new result among the board's entries of its task (marked ``new``)."""
     out = []
     for res in results:
-        entries = board.of_task(res.task)
-        if not entries:
-            raise MlbenchError(f"{board.folder / MANIFEST}: no entry for task {res.task!r} "
-                               f"(it has: {', '.join(board.tasks()) or 'none'})")
-        out.append(standings(entries + [Entry(res, "", new=True)], metric, sort, **test_options))
+        out.append(standings(board.of_task(res.task) + [Entry(res, "", new=True)], metric, sort, **test_options))
     return out
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from mlbench.atomic import write_text
 from mlbench.errors import MlbenchError
-from mlbench.results import LoadedResult
+from mlbench.results import LoadedResult, is_value, is_value_tree
 
 KINDS = ("mono", "cross", "multi")
 MISSING = "–"
@@ -151,16 +151,6 @@ def html_page(title: str, body_html: str, *, css: str = CSS) -> str:
 
 # --- validation ----------------------------------------------------------------------------------
 
-def _is_num(v: Any) -> bool:
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-
-
-def _nested_numbers(v: Any, depth: int) -> bool:
-    if depth == 0:
-        return _is_num(v)
-    return isinstance(v, dict) and all(isinstance(k, str) and _nested_numbers(x, depth - 1) for k, x in v.items())
-
-
 def check_result(result: LoadedResult, metric: str = "map") -> None:
     """The fields the report and the plots read beyond what ``read_result`` checks; a defect is a
     one-line :class:`MlbenchError` naming the file and the field."""
@@ -178,7 +168,7 @@ def check_result(result: LoadedResult, metric: str = "map") -> None:
         if key not in agg:
             raise MlbenchError(f"{path}: missing field 'aggregates.{key}'")
     rd = agg.get("rank_distance")
-    if rd is not None and not _nested_numbers(rd.get("query_langs"), 1):
+    if rd is not None and not is_value_tree(rd.get("query_langs"), 1):
         raise MlbenchError(f"{path}: field 'aggregates.rank_distance.query_langs' is missing or has the wrong shape")
     bias = agg.get("language_bias")
     if bias is None:
@@ -190,13 +180,13 @@ def check_result(result: LoadedResult, metric: str = "map") -> None:
             continue
         if not isinstance(value, dict):
             raise MlbenchError(f"{path}: field 'aggregates.language_bias.{key}' must be an object")
-        if not _nested_numbers(value.get("matrix"), 2):
+        if not is_value_tree(value.get("matrix"), 2):
             raise MlbenchError(f"{path}: field 'aggregates.language_bias.{key}.matrix' is missing or has the wrong shape")
         own = value.get("own_share")
-        if not isinstance(own, dict) or not _is_num(own.get("macro")) or not _nested_numbers(own.get("query_langs"), 1):
+        if not isinstance(own, dict) or not is_value(own.get("macro")) or not is_value_tree(own.get("query_langs"), 1):
             raise MlbenchError(f"{path}: field 'aggregates.language_bias.{key}.own_share' is missing or has the wrong shape")
     exp = bias.get("expected_own_share")
-    if not isinstance(exp, dict) or not _is_num(exp.get("macro")) or not _nested_numbers(exp.get("query_langs"), 1):
+    if not isinstance(exp, dict) or not is_value(exp.get("macro")) or not is_value_tree(exp.get("query_langs"), 1):
         raise MlbenchError(f"{path}: field 'aggregates.language_bias.expected_own_share' is missing or has the wrong shape")
 
 

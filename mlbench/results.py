@@ -33,6 +33,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "model"
 
 
+def setting_entries(results: list[SettingResult]) -> list[dict[str, Any]]:
+    """The ``settings`` list of a result file: one object per setting with its metric means."""
+    return [{"id": r.setting.id, "kind": r.setting.kind, "query_lang": r.setting.query_lang,
+             "pool": r.setting.pool, "n_queries": len(r.query_ids), "n_left_out": r.n_left_out,
+             "metrics": {m: (float(v.mean()) if len(v) else None) for m, v in r.per_query.items()}}
+            for r in results]
+
+
 def sidecar_bytes(results: list[SettingResult]) -> bytes:
     arrays: dict[str, np.ndarray] = {}
     for i, r in enumerate(results):
@@ -97,15 +105,16 @@ def _sidecar(path: Path, doc: dict[str, Any]) -> bytes:
     return blob
 
 
-def _number(v: Any) -> bool:
+def is_value(v: Any) -> bool:
+    """A metric value in a result file: a number or null."""
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
-def _values(v: Any, depth: int) -> bool:
+def is_value_tree(v: Any, depth: int) -> bool:
     """``depth`` levels of string-keyed objects ending in metric values (numbers or null)."""
     if depth == 0:
-        return _number(v)
-    return isinstance(v, dict) and all(isinstance(k, str) and _values(x, depth - 1) for k, x in v.items())
+        return is_value(v)
+    return isinstance(v, dict) and all(isinstance(k, str) and is_value_tree(x, depth - 1) for k, x in v.items())
 
 
 def _check_doc(path: Path, doc: dict[str, Any]) -> None:
@@ -123,7 +132,7 @@ def _check_doc(path: Path, doc: dict[str, Any]) -> None:
             raise MlbenchError(f"{path}: field 'settings[{i}]' must be an object")
         for key, ok in (("id", isinstance(s.get("id"), str)), ("kind", s.get("kind") in ("mono", "cross", "multi")),
                         ("query_lang", isinstance(s.get("query_lang"), str)), ("pool", isinstance(s.get("pool"), str)),
-                        ("n_queries", type(s.get("n_queries")) is int), ("metrics", _values(s.get("metrics"), 1))):
+                        ("n_queries", type(s.get("n_queries")) is int), ("metrics", is_value_tree(s.get("metrics"), 1))):
             if not ok:
                 raise MlbenchError(f"{path}: field 'settings[{i}].{key}' is missing or has the wrong type")
         try:
@@ -132,10 +141,10 @@ def _check_doc(path: Path, doc: dict[str, Any]) -> None:
             raise MlbenchError(f"{path}: field 'settings[{i}].id': {exc}") from None
     agg = doc["aggregates"]
     for key, depth in (("kinds", 2), ("query_langs", 3), ("multi_micro", 1)):
-        if key in agg and not _values(agg[key], depth):
+        if key in agg and not is_value_tree(agg[key], depth):
             raise MlbenchError(f"{path}: field 'aggregates.{key}' has the wrong shape")
     rd = agg.get("rank_distance", {"macro": None})
-    if not isinstance(rd, dict) or "macro" not in rd or not _number(rd["macro"]):
+    if not isinstance(rd, dict) or "macro" not in rd or not is_value(rd["macro"]):
         raise MlbenchError(f"{path}: field 'aggregates.rank_distance.macro' is missing or not a number")
     info = doc["per_query"]
     if not isinstance(info, dict) or not isinstance(info.get("file"), str) or not isinstance(info.get("sha256"), str):

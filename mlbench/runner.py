@@ -26,7 +26,7 @@ from mlbench.evaluate import DEFAULT_CHUNK_ROWS, DenseScores, LexicalScores, Set
 from mlbench.formats import load_task
 from mlbench.metrics import parse_metric
 from mlbench.provenance import environment
-from mlbench.results import write_result, write_trec
+from mlbench.results import setting_entries, write_result, write_trec
 from mlbench.settings import enumerate_settings, parse_kinds
 from mlbench.taskspec import get_task
 
@@ -213,10 +213,7 @@ def _document(cfg: RunConfig, spec, data, model, description, metadata, settings
                 "candidate_text": cfg.candidate_text, "tie_rule": "score desc, then doc id desc (trec_eval)",
                 "encoding": encode_info, "timings_s": {k: round(v, 3) for k, v in timings.items()}},
         "environment": env,
-        "settings": [{"id": r.setting.id, "kind": r.setting.kind, "query_lang": r.setting.query_lang,
-                      "pool": r.setting.pool, "n_queries": len(r.query_ids), "n_left_out": r.n_left_out,
-                      "metrics": {m: (float(v.mean()) if len(v) else None) for m, v in r.per_query.items()}}
-                     for r in results],
+        "settings": setting_entries(results),
         "aggregates": aggregate(results, metrics),
         "per_query": {},
     }

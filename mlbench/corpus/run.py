@@ -63,7 +63,7 @@ from mlbench.home import mlbench_home
 from mlbench.metrics import compute, parse_metric
 from mlbench.provenance import environment
 from mlbench.ranking import id_tiekeys, topk
-from mlbench.results import slug
+from mlbench.results import setting_entries, slug
 from mlbench.settings import ALL, Setting, parse_kinds
 from mlbench.taskspec import TaskSpec
 
@@ -501,10 +501,7 @@ def run_corpus_task(cfg: Any, spec: TaskSpec, model: Any, description: dict[str,
                                                           "encode_s": t2 - t1, "search_s": t3 - t2,
                                                           "score_metrics_s": t4 - t3}.items()}},
         "environment": env,
-        "settings": [{"id": r.setting.id, "kind": r.setting.kind, "query_lang": r.setting.query_lang,
-                      "pool": r.setting.pool, "n_queries": len(r.query_ids), "n_left_out": r.n_left_out,
-                      "metrics": {m: (float(v.mean()) if len(v) else None) for m, v in r.per_query.items()}}
-                     for r in results],
+        "settings": setting_entries(results),
         "aggregates": _aggregates(results, metrics),
         "per_query": {},
     }
