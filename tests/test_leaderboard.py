@@ -63,12 +63,14 @@ def test_rerun_command_replaces_output_and_task():
 
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory):
-    """Every xquad-r entry rerun from its recorded command on a two-language slice."""
+    """Every xquad-r entry rerun from its recorded command on a two-language slice, in a fresh
+    embedding cache (a module fixture runs before the per-test MLBENCH_HOME is set)."""
     board = load_board(BOARD)
+    env = {"MLBENCH_HOME": str(tmp_path_factory.mktemp("home")), "MLBENCH_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     out = {}
     for e in board.of_task("xquad-r"):
         folder = tmp_path_factory.mktemp("rerun")
-        out[e.result.doc["model"]["spec"]] = reproduce(e.result, folder, SLICE)
+        out[e.result.doc["model"]["spec"]] = reproduce(e.result, folder, SLICE, env)
     return out
 
 
