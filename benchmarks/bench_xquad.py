@@ -52,13 +52,11 @@ def main() -> None:
 
     # 2. scoring + metrics from the cache, in this process
     os.environ["MLBENCH_HOME"] = str(home)
-    from mlbench.cache import EmbeddingCache
+    from mlbench.data import load_task
+    from mlbench.embedding.cache import EmbeddingCache, embed_texts
     from mlbench.encoders.base import fingerprint
-    from mlbench.encoding import encode_texts
-    from mlbench.evaluate import DenseScores, evaluate
-    from mlbench.formats import load_task
-    from mlbench.settings import enumerate_settings
-    from mlbench.taskspec import get_task
+    from mlbench.retrieval.exact import DEFAULT_CHUNK_ROWS, DenseScores, evaluate
+    from mlbench.task import enumerate_settings, get_task
 
     spec = get_task(args.task)
     data = load_task(spec, data_dir=Path(args.data_dir) if args.data_dir else None)
@@ -66,15 +64,16 @@ def main() -> None:
     desc = model.describe()
     groups = {}
     for lang in data.languages:
-        groups[("query", lang)] = data.langs[lang].query_texts
-        groups[("candidate", lang)] = data.langs[lang].cand_texts
-    emb, stats = encode_texts(model, EmbeddingCache(fingerprint(desc), desc), groups)
+        groups[("query", lang)] = data.langs[lang].queries.texts
+        groups[("candidate", lang)] = data.langs[lang].candidates.texts
+    emb, stats = embed_texts(model, EmbeddingCache(fingerprint(desc), desc), groups)
     assert stats.encoded == 0, "the cache should hold every text after the run"
     settings = enumerate_settings(data.languages, spec.kinds)
     src = DenseScores(data, {lang: emb[("query", lang)] for lang in data.languages},
                       {lang: emb[("candidate", lang)] for lang in data.languages})
     t = time.perf_counter()
-    results = evaluate(data, settings, src, list(spec.metrics))
+    rows = {lang: data.evaluated(lang) for lang in data.languages}
+    results = evaluate(data, settings, src, rows, list(spec.metrics))
     score_s = time.perf_counter() - t
 
     # 3. pytrec_eval on full runs built from the same scores
@@ -87,31 +86,28 @@ def main() -> None:
     by_id = {r.setting.id: r for r in results}
     t = time.perf_counter()
     worst = 0.0
-    from mlbench.evaluate import DEFAULT_CHUNK_ROWS
-
-    offsets = np.cumsum([0] + [len(data.langs[p].cand_ids) for p in data.languages])
+    offsets = np.cumsum([0] + [len(data.langs[p].candidates) for p in data.languages])
     col = {p: (int(offsets[i]), int(offsets[i + 1])) for i, p in enumerate(data.languages)}
-    all_ids = [i for p in data.languages for i in data.langs[p].cand_ids]
+    all_ids = [i for p in data.languages for i in data.langs[p].candidates.ids]
     current: tuple[str, np.ndarray] | None = None
     for s in chosen:
         # the very scores mlbench ranks: its chunked query x all-candidates product, sliced per pool
         # (a separately shaped matmul may round the last float32 bit differently)
         if current is None or current[0] != s.query_lang:
             (group,) = src.groups(s.query_lang, [x for x in settings if x.query_lang == s.query_lang])
-            n = len(data.langs[s.query_lang].query_ids)
+            n = len(data.langs[s.query_lang].queries)
             current = (s.query_lang, np.concatenate([group.scores(np.arange(i, min(n, i + DEFAULT_CHUNK_ROWS)))
                                                       for i in range(0, n, DEFAULT_CHUNK_ROWS)]))
-        pool = s.pool_langs(data.languages)
         lo, hi = (0, len(all_ids)) if s.pool == "*" else col[s.pool]
         ids = all_ids[lo:hi]
-        qd = data.langs[s.query_lang]
+        qd = data.langs[s.query_lang].queries
         scores = current[1][:, lo:hi]
         r = by_id[s.id]
-        rows = {q: i for i, q in enumerate(qd.query_ids)}
+        row_of = {q: i for i, q in enumerate(qd.ids)}
         qrels, run = {}, {}
         for qid, g in zip(r.query_ids, r.groups):
-            qrels[qid] = {data.langs[p].cand_ids[j]: 1 for p in pool for j in data.relevant(g, p)}
-            run[qid] = dict(zip(ids, scores[rows[qid]].tolist()))
+            qrels[qid] = {c: 1 for c in data.relevant_in_pool(s, g)}
+            run[qid] = dict(zip(ids, scores[row_of[qid]].tolist()))
         ev = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
         worst = max(worst, max(abs(ev[q]["map"] - v) for q, v in zip(r.query_ids, r.per_query["map"])))
     pytrec_s = time.perf_counter() - t

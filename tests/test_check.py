@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
+from helpers import run_cli
 from junitparser import JUnitXml
 
-from conftest import run_cli
-
 SLICE = ["--task", "xquad-r", "--langs", "de,en,zh", "--max-articles", "4"]
-TESTS = str(Path(__file__).resolve().parent)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +36,7 @@ def test_own_expectations_pass(pinned, tmp_path):
 
 def test_degraded_checkpoint_fails_and_names_settings(pinned, tmp_path):
     root, good, expected, env = pinned
-    env = {**env, "PYTHONPATH": TESTS + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    res = run_cli("check", "--model", "degraded:create", "--encoder-arg", "scale=1.5", *SLICE,
+    res = run_cli("check", "--model", "plugins:degraded", "--encoder-arg", "scale=1.5", *SLICE,
                   "--out", str(tmp_path / "bad"), "--expected", str(expected), "--baseline", str(good),
                   "--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "s.md"),
                   "--json", str(tmp_path / "c.json"), cwd=tmp_path, env=env)

@@ -11,16 +11,20 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import typer
+from helpers import run_cli
 from scipy import stats
 from typer.testing import CliRunner
 
-from mlbench.cli_compare import register, render
-from mlbench.compare import compare
+from mlbench.analysis.compare import compare
+from mlbench.cli import app
+from mlbench.data import load_task
+from mlbench.data.lareqa import LareqaOptions
 from mlbench.errors import MlbenchError
-from mlbench.results import read_result
-from mlbench.runner import RunConfig, run
-from mlbench.significance import (
+from mlbench.pipeline import RunConfig, run
+from mlbench.render.comparison import render
+from mlbench.results.files import read_result
+from mlbench.task import get_task
+from mlbench.analysis.significance import (
     adjust,
     bootstrap_ci,
     bootstrap_test,
@@ -31,32 +35,37 @@ from mlbench.significance import (
 )
 
 LANGS = ["de", "en", "zh"]
-SLICE = dict(tasks=["xquad-r"], langs=LANGS, max_articles=4)
+ARTICLES = 4
+SLICE = dict(tasks=["xquad-r"], langs=LANGS)
 
 
-def _run(root: Path, name: str, model=None, **cfg) -> Path:
+def _run(root: Path, name: str, model=None, max_articles: int = ARTICLES, **cfg) -> Path:
     spec = cfg.pop("spec", name)
     kw = {**SLICE, **cfg}
-    (out,) = run(RunConfig(model=spec, out_dir=root / name, cache_dir=root / "cache", **kw), model=model)
+    (out,) = run(RunConfig(model=spec, out_dir=root / name, cache_dir=root / "cache",
+                           lareqa=LareqaOptions(max_articles=max_articles), **kw), model=model)
     return out.path
 
 
+def _relabelled(path: Path, out_dir: Path, task: str) -> Path:
+    """A copy of a real result file whose task name says ``task`` (its sidecar copied along)."""
+    doc = json.loads(path.read_text())
+    doc["task"]["name"] = task
+    out_dir.mkdir(parents=True)
+    (out_dir / doc["per_query"]["file"]).write_bytes((path.parent / doc["per_query"]["file"]).read_bytes())
+    (out_dir / path.name).write_text(json.dumps(doc))
+    return out_dir / path.name
+
+
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, lareqa_dir):
+def env(tmp_path_factory):
     """Real result files, built once: use-m3 (A) and BM25 (B) on the slice, plus the odd ones the
     error cases need (another task, other settings, other queries)."""
     root = tmp_path_factory.mktemp("compare")
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {"MLBENCH_HOME": str(root / "home"), "MLBENCH_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}.items():
-            mp.setenv(k, v)
-        paths = SimpleNamespace(
-            a=_run(root, "use-m3"),
-            b=_run(root, "bm25"),
-            mlqa=_run(root, "mlqa", spec="bm25", tasks=["mlqa-r"], langs=["de", "en"], max_articles=1,
-                      data_dir=lareqa_dir),
-            mono=_run(root, "mono", spec="bm25", kinds="mono"),
-            fewer=_run(root, "fewer", spec="bm25", max_queries=20),
-        )
+    paths = SimpleNamespace(a=_run(root, "use-m3"), b=_run(root, "bm25"),
+                            mono=_run(root, "mono", spec="bm25", kinds="mono"),
+                            fewer=_run(root, "fewer", spec="bm25", max_queries=20))
+    paths.mlqa = _relabelled(paths.b, root / "mlqa", "mlqa-r")
     return SimpleNamespace(root=root, paths=paths, a=read_result(paths.a), b=read_result(paths.b))
 
 
@@ -216,13 +225,6 @@ def test_family_per_kind(env):
 # --- the command -------------------------------------------------------------------------------
 
 def _cli(*args: str):
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def _main() -> None:  # a group, so the command is invoked by name as under `mlbench`
-        pass
-
     return CliRunner().invoke(app, ["compare", *args], env={"COLUMNS": "200"})
 
 
@@ -242,7 +244,7 @@ def test_cli_three_formats_and_out(env, tmp_path):
     assert lines[0] == "### xquad-r: map, A = use-m3 vs B = bm25"
     assert any(line.startswith("Test: two-sided paired randomization test") and "correction: Benjamini-Hochberg" in line
                and "alpha = 0.01" in line for line in lines)
-    assert "| setting | kind | n | A | B | Δ (B−A) | CI | p | p adj. | d | |" in lines
+    assert "| setting | kind | n | A | B | Δ B−A | CI | p | p adj. | d |  |" in lines
     assert sum(line.startswith("| `") for line in lines) == 12 + 6
     assert any(line.startswith("| `de>en` | cross | 135 | 0.7096 | 0.4888 | -0.2208 |") and line.endswith("| ▼ |")
                for line in lines)
@@ -264,13 +266,11 @@ def test_cli_three_formats_and_out(env, tmp_path):
 
 
 def test_mlbench_compare_command_line(env):
-    from conftest import run_cli
-
     ok = run_cli("compare", str(env.paths.a), str(env.paths.b), "--permutations", "500", "-f", "markdown")
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("### xquad-r: map, A = use-m3 vs B = bm25") and "correction: Holm" in ok.stdout
     bad = run_cli("compare", str(env.paths.a), str(env.paths.mlqa))
-    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1 and "task is 'mlqa-r'" in bad.stderr
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1 and "is 'mlqa-r'" in bad.stderr
 
 
 @pytest.mark.parametrize("case", ["task", "settings", "queries", "metric", "test", "correction", "alpha", "format",
@@ -278,7 +278,7 @@ def test_mlbench_compare_command_line(env):
 def test_cli_errors_are_one_line_exit_2(env, case):
     p = env.paths
     args, expect = {
-        "task": ([p.a, p.mlqa], [str(p.mlqa), "task is 'mlqa-r'", str(p.a), "'xquad-r'"]),
+        "task": ([p.a, p.mlqa], [str(p.mlqa), "is 'mlqa-r'", str(p.a), "'xquad-r'"]),
         "settings": ([p.a, p.mono], [str(p.mono), "settings differ", "only in xquad-r--use-m3.json: de>en"]),
         "queries": ([p.a, p.fewer], [str(p.fewer), "setting de>de has different queries", "20 vs 135 queries"]),
         "metric": ([p.a, p.b, "--metric", "recall@3"], ["--metric 'recall@3'", str(p.a), "map, recall@1"]),
@@ -332,11 +332,8 @@ class TextHash:
 
 @pytest.fixture(scope="module")
 def constructed(env):
-    from mlbench.formats import load_task
-    from mlbench.taskspec import get_task
-
-    data = load_task(get_task("xquad-r"), LANGS, max_articles=SLICE["max_articles"])
-    pool = {lang: len(data.langs[lang].cand_ids) for lang in LANGS}
+    data = load_task(get_task("xquad-r"), LANGS, max_articles=ARTICLES)
+    pool = {lang: len(data.langs[lang].candidates) for lang in LANGS}
     onehot = read_result(_run(env.root, "onehot", spec="lang-onehot", model=LanguageOneHot()))
     rand = read_result(_run(env.root, "hash", spec="text-hash", model=TextHash()))
     return SimpleNamespace(pool=pool, onehot=onehot, rand=rand)
@@ -372,9 +369,7 @@ def test_language_agnostic_encoder_matches_pool_share(constructed):
 
 
 def test_english_only_model_prefers_the_query_language(env):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        res = read_result(_run(env.root, "minilm", max_articles=2))
+    res = read_result(_run(env.root, "minilm", max_articles=2))
     bias = res.doc["aggregates"]["language_bias"]
     own, expected = bias["top10"]["own_share"]["query_langs"], bias["expected_own_share"]["query_langs"]
     # measured: zh 1.000, de 0.942, en 0.761 against 1/3 from relevance alone

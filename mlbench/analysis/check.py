@@ -1,0 +1,216 @@
+"""``mlbench check``: a regression gate for checkpoints in a training repository's CI.
+
+Rules come from an expected-scores file (TOML: per task, target and metric an expected value, a
+tolerance, an optional soft tolerance and a direction) and/or from a baseline result file (every
+aggregate and setting of the baseline, with a tolerance, plus paired significance tests through
+``mlbench.compare``). Each rule gets a verdict:
+
+- FAIL: the value is worse than the reference by more than the tolerance;
+- WARN: worse by more than the soft tolerance, or a drop within tolerance that is significant
+  after multiple-comparison correction (FAIL instead with ``fail_on_significant``);
+- OK otherwise (improvements are OK whatever their size).
+
+"Worse" follows the metric's direction (:class:`mlbench.metrics.Metric`): higher is better for mAP,
+recall, nDCG and MRR; lower for rank distance. The metric of the rules is the result's main metric
+(the task's) unless another is named. A rule whose target is missing from the result cannot be evaluated: that is an input
+error (exit 2), never a pass.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlbench.errors import MlbenchError
+from mlbench.files import read_document
+from mlbench.metrics import metric as metric_of
+from mlbench.results.files import LoadedResult
+
+EXPECTED_SCHEMA = 1
+DEFAULT_TOL = {"aggregate": 0.01, "setting": 0.03}
+RANK_DISTANCE_TOL = 0.05  # relative: 5% of the reference rank distance
+
+
+@dataclass
+class Rule:
+    target: str  # a setting id ("de>en") or an aggregate: mean(kind), mean(kind,lang), micro(multi)
+    metric: str  # a metric name, or rank_distance (with target mean(multi))
+    reference: float
+    tolerance: float
+    soft_tolerance: float | None = None
+    direction: str = "higher"  # or "lower"
+    origin: str = "expected"  # or "baseline"
+
+
+@dataclass
+class Verdict:
+    rule: Rule
+    actual: float
+    delta: float  # actual - reference
+    status: str  # OK, WARN, FAIL
+    reason: str
+    p_adjusted: float | None = None
+
+
+@dataclass
+class CheckReport:
+    result: str
+    task: str
+    verdicts: list[Verdict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(v.status == "FAIL" for v in self.verdicts) else 0
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(v.status == s for v in self.verdicts) for s in ("OK", "WARN", "FAIL")}
+
+
+def value_of(doc: dict[str, Any], target: str, metric: str) -> float | None:
+    """A number of a result document by target name (the names of ``mlbench export``)."""
+    agg = doc["aggregates"]
+    if metric == "rank_distance":
+        return (agg.get("rank_distance") or {}).get("macro") if target == "mean(multi)" else next(
+            (s["metrics"].get(metric) for s in doc["settings"] if s["id"] == target), None)
+    if target.startswith("mean(") and target.endswith(")"):
+        inner = target[5:-1].split(",")
+        if len(inner) == 1:
+            return agg.get("kinds", {}).get(inner[0], {}).get(metric)
+        return agg.get("query_langs", {}).get(inner[0], {}).get(inner[1], {}).get(metric)
+    if target == "micro(multi)":
+        return agg.get("multi_micro", {}).get(metric)
+    return next((s["metrics"].get(metric) for s in doc["settings"] if s["id"] == target), None)
+
+
+def judge(rule: Rule, actual: float, significant_drop: bool = False, fail_on_significant: bool = False) -> Verdict:
+    delta = actual - rule.reference
+    worse = -delta if rule.direction == "higher" else delta
+    if worse > rule.tolerance:
+        return Verdict(rule, actual, delta, "FAIL", f"worse by {worse:.4g} > tolerance {rule.tolerance:g}")
+    if significant_drop and worse > 0:
+        status = "FAIL" if fail_on_significant else "WARN"
+        return Verdict(rule, actual, delta, status, f"worse by {worse:.4g}, significant after correction")
+    if rule.soft_tolerance is not None and worse > rule.soft_tolerance:
+        return Verdict(rule, actual, delta, "WARN", f"worse by {worse:.4g} > soft tolerance {rule.soft_tolerance:g}")
+    return Verdict(rule, actual, delta, "OK", "within tolerance" if worse > 0 else "not worse")
+
+
+def direction_of(metric: str) -> str:
+    return metric_of(metric).better
+
+
+# ---------------------------------------------------------------- expected-scores files
+
+def read_expected(path: Path, task: str) -> list[Rule]:
+    path = Path(path)
+    data = read_document(path, "toml", "expected-scores file")
+    if data.get("schema") != EXPECTED_SCHEMA:
+        raise MlbenchError(f"{path}: field 'schema' is {data.get('schema')!r}; this mlbench reads {EXPECTED_SCHEMA}")
+    tasks = data.get("task")
+    if not isinstance(tasks, dict) or not tasks:
+        raise MlbenchError(f"{path}: no [task.NAME] tables")
+    if task not in tasks:
+        raise MlbenchError(f"{path}: no expectations for task {task!r} (file has: {', '.join(sorted(tasks))})")
+    rules = []
+    for i, raw in enumerate(tasks[task].get("rule", [])):
+        where = f"{path}: task.{task}.rule[{i}]"
+        try:
+            rule = Rule(target=str(raw["target"]), metric=str(raw["metric"]), reference=float(raw["value"]),
+                        tolerance=float(raw["tolerance"]),
+                        soft_tolerance=float(raw["soft_tolerance"]) if "soft_tolerance" in raw else None,
+                        direction=str(raw.get("direction", direction_of(str(raw["metric"])))))
+        except KeyError as exc:
+            raise MlbenchError(f"{where}: missing field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise MlbenchError(f"{where}: bad value ({exc})") from None
+        if rule.direction not in ("higher", "lower"):
+            raise MlbenchError(f"{where}: field 'direction' must be 'higher' or 'lower', got {rule.direction!r}")
+        if rule.tolerance < 0 or (rule.soft_tolerance is not None and rule.soft_tolerance < 0):
+            raise MlbenchError(f"{where}: tolerances must be >= 0")
+        rules.append(rule)
+    if not rules:
+        raise MlbenchError(f"{path}: task.{task} has no rules")
+    return rules
+
+
+def _fmt(x: float) -> str:
+    return repr(round(float(x), 6))
+
+
+def expected_from_result(result: LoadedResult, metric: str | None = None, per_setting: bool = True,
+                         tol_aggregate: float = DEFAULT_TOL["aggregate"], tol_setting: float = DEFAULT_TOL["setting"]) -> str:
+    """Pin today's numbers: an expected-scores TOML for the result's aggregates (and settings)."""
+    metric = metric or result.main_metric
+    doc = result.doc
+    task = doc["task"]["name"]
+    lines = [f"# Expected scores pinned by `mlbench check --write-expected` from {result.path.name}",
+             f"# model: {doc['model']['name']}; created {doc.get('created', '')}",
+             f"schema = {EXPECTED_SCHEMA}", ""]
+    targets = [(f"mean({k})", metric, tol_aggregate) for k in doc["aggregates"].get("kinds", {})]
+    rd = doc["aggregates"].get("rank_distance")
+    if rd:
+        targets.append(("mean(multi)", "rank_distance", round(RANK_DISTANCE_TOL * rd["macro"], 3)))
+    if per_setting:
+        targets += [(s["id"], metric, tol_setting) for s in doc["settings"] if s["n_queries"]]
+    for target, m, tol in targets:
+        value = value_of(doc, target, m)
+        if value is None:
+            continue
+        lines += [f"[[task.{json.dumps(task)}.rule]]", f"target = {json.dumps(target)}", f"metric = {json.dumps(m)}",
+                  f"value = {_fmt(value)}", f"tolerance = {tol!r}", f"soft_tolerance = {round(tol / 2, 6)!r}",
+                  f"direction = {json.dumps(direction_of(m))}", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- running the rules
+
+def check_expected(result: LoadedResult, rules: list[Rule]) -> list[Verdict]:
+    verdicts = []
+    for rule in rules:
+        actual = value_of(result.doc, rule.target, rule.metric)
+        if actual is None:
+            raise MlbenchError(f"{result.path}: no value for target {rule.target!r} metric {rule.metric!r}; "
+                               "the rule cannot be evaluated")
+        verdicts.append(judge(rule, actual))
+    return verdicts
+
+
+def check_baseline(result: LoadedResult, baseline: LoadedResult, metric: str | None = None,
+                   tol_aggregate: float = DEFAULT_TOL["aggregate"], tol_setting: float = DEFAULT_TOL["setting"],
+                   soft_ratio: float = 0.5, fail_on_significant: bool = False, **compare_options: Any) -> tuple[list[Verdict], str]:
+    """Rules for every aggregate and setting of the baseline, judged with compare's paired tests
+    (B = the checked result, A = the baseline). Own-language shares are diagnostics, not rules."""
+    from mlbench.analysis.compare import compare
+
+    report = compare(baseline, result, metric=metric or baseline.main_metric, **compare_options)
+    verdicts = []
+    for row in report.aggregates + report.settings:
+        if row.better not in ("higher", "lower"):
+            continue
+        is_agg = row in report.aggregates
+        tol = RANK_DISTANCE_TOL * row.mean_a if row.metric == "rank_distance" else (tol_aggregate if is_agg else tol_setting)
+        rule = Rule(row.id, row.metric, row.mean_a, tol, tol * soft_ratio, row.better, "baseline")
+        v = judge(rule, row.mean_b, significant_drop=row.outcome == "loss", fail_on_significant=fail_on_significant)
+        v.p_adjusted = row.p_adjusted
+        verdicts.append(v)
+    return verdicts, report.procedure()
+
+
+def run_check(result: LoadedResult, expected: Path | None = None, baseline: LoadedResult | None = None,
+              metric: str | None = None, fail_on_significant: bool = False, **options: Any) -> CheckReport:
+    if expected is None and baseline is None:
+        raise MlbenchError("nothing to check against: give --expected FILE and/or --baseline RESULT")
+    report = CheckReport(str(result.path), result.task)
+    tolerances = {k: options.pop(k) for k in ("tol_aggregate", "tol_setting") if k in options}
+    if expected is not None:
+        report.verdicts += check_expected(result, read_expected(expected, result.task))
+        report.notes.append(f"expected scores: {expected}")
+    if baseline is not None:
+        verdicts, procedure = check_baseline(result, baseline, metric, fail_on_significant=fail_on_significant,
+                                             **tolerances, **options)
+        report.verdicts += verdicts
+        report.notes.append(f"baseline: {baseline.path} ({procedure})")
+    return report

@@ -1,0 +1,5 @@
+"""``python -m mlbench.cli``."""
+
+from mlbench.cli import main
+
+main()

@@ -1,0 +1,88 @@
+"""The ``mlbench`` Typer application, its one error handler and the options commands share.
+
+Every command is registered with :func:`command`, which turns an :class:`MlbenchError` (bad input:
+a file, a flag, a value) into one line on stderr and exit code 2; anything else is a bug and keeps
+its traceback. Commands import what they need inside their function, so ``mlbench --help`` and
+``--version`` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from mlbench import __version__
+from mlbench.errors import MlbenchError
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(
+    help="Benchmark multilingual retrievers on XQuAD-R, MLQA-R and MIRACL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
+    rich_markup_mode=None,  # plain help: no boxes or type tags, readable in any terminal, pipe or log
+)
+
+
+def fail(exc: MlbenchError) -> typer.Exit:
+    """The one handler of input errors: one line on stderr, exit code 2."""
+    sys.stderr.write(f"mlbench: error: {exc}\n")
+    return typer.Exit(exc.exit_code)
+
+
+def command(on: typer.Typer = app, name: str | None = None, **options: Any) -> Callable:
+    """Register a command on ``on`` with the one error handler around it."""
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except MlbenchError as exc:
+                raise fail(exc) from None
+
+        on.command(name, **options)(guarded)
+        return fn
+    return register
+
+
+def console(stderr: bool = False) -> Console:
+    """A console that never wraps or crops a line it is given (paths, figures); tables go through
+    :func:`mlbench.render.tables.show`."""
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"mlbench {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Benchmark multilingual retrievers on XQuAD-R, MLQA-R and MIRACL.
+
+    Start with `mlbench run` (the embedded XQuAD-R with the default encoder, offline), then
+    `mlbench compare A.json B.json`, `mlbench check`, `mlbench leaderboard`, `mlbench report`.
+    """
+
+
+def split_list(text: str | None) -> list[str] | None:
+    """A comma list flag (``--langs de,en``) as a list; None when not given."""
+    return [x.strip() for x in text.split(",") if x.strip()] if text else None
+
+
+FORMAT_HELP = "table (terminal or plain text) | json"
+TasksDirOpt = Annotated[Optional[list[Path]], typer.Option(
+    "--tasks-dir", help="Extra folder of task files (*.toml); may be repeated.")]
+DataDirOpt = Annotated[Optional[Path], typer.Option(
+    "--data-dir", envvar="MLBENCH_DATA_DIR", help="Local copy of task data in upstream layout (e.g. DIR/mlqa-r/ar.json).")]
+MetricOpt = Annotated[Optional[str], typer.Option(
+    "--metric", "-m", help="Metric (default: the result's main metric, e.g. map for XQuAD-R, ndcg@10 for MIRACL).")]

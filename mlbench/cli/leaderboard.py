@@ -1,0 +1,78 @@
+"""``mlbench leaderboard`` and the placement of a run among a board's entries (``run --compare-to``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from mlbench.analysis.leaderboard import README, SORTS, load_board, place, standings
+from mlbench.cli.app import command, console
+
+FORMATS = ("table", "markdown", "html", "json")
+
+
+def check_placement(board: Path, tasks: list[str]) -> None:
+    """Fail before a run when ``--compare-to`` names a folder that cannot rank its tasks."""
+    b = load_board(board)
+    for t in tasks:
+        b.of_task(t)
+
+
+def print_placement(out: Console, results: list[Path], board: Path) -> None:
+    from mlbench.render.standings import table
+    from mlbench.render.tables import show
+    from mlbench.results.files import read_result
+
+    for st in place(load_board(board), [read_result(p) for p in results]):
+        show(table(st), out)
+        new = next(r for r in st.ranks if r.entry.new)
+        out.print(f"this run ranks {new.position} of {len(st.ranks)} on {st.task} (sorted by {st.sort})", markup=False)
+
+
+@command(name="leaderboard")
+def leaderboard_command(
+    folder: Annotated[Path, typer.Argument(help="Leaderboard folder (with leaderboard.toml).")] = Path("leaderboard"),
+    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Only this task; may be repeated.")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="Metric of the kind columns (default: the task's main metric).")] = None,
+    sort: Annotated[Optional[str], typer.Option(help=f"Rank by: {' | '.join(SORTS)} (default: multi where the task has it).")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | html | json")] = "table",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
+    write_readme: Annotated[bool, typer.Option("--write-readme", help="Regenerate FOLDER/README.md from the entries.")] = False,
+    permutations: Annotated[int, typer.Option(help="Permutations of the randomization test.")] = 10000,
+    seed: Annotated[int, typer.Option(help="Seed of the randomization test.")] = 0,
+    alpha: Annotated[float, typer.Option(help="Significance level on Holm-adjusted p.")] = 0.05,
+) -> None:
+    """Rank the leaderboard's entries by their aggregates (mono, cross, multi, rank distance), and
+    test each against the next one down (paired test, Holm over the adjacent pairs)."""
+    from mlbench.errors import MlbenchError
+    from mlbench.files import write_text
+    from mlbench.render import standings as render
+    from mlbench.render.tables import plain, show
+
+    if format not in FORMATS:
+        raise MlbenchError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
+    board = load_board(folder)
+    if write_readme:
+        write_text(folder / README, render.readme(board))
+        console(stderr=True).print(f"wrote {folder / README}", markup=False)
+        return
+    entries = [board.of_task(t) for t in task or board.tasks()]  # an unknown task fails before any test
+    tables = [standings(e, metric, sort, n_permutations=permutations, seed=seed, alpha=alpha) for e in entries]
+    if format == "table" and out is None:
+        for st in tables:
+            show(render.table(st), console())
+        return
+    text = {"table": lambda: "".join(plain(render.table(st)) for st in tables),
+            "markdown": lambda: render.to_markdown(tables, board.title),
+            "html": lambda: render.to_html(tables, board.title),
+            "json": lambda: json.dumps([st.to_dict() for st in tables], indent=1) + "\n"}[format]()
+    if out is not None:
+        write_text(out, text)
+        console(stderr=True).print(f"wrote {out}", markup=False)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")

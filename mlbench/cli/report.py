@@ -1,0 +1,34 @@
+"""``mlbench report``: one static HTML page of a result (:mod:`mlbench.render.report`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlbench.analysis.significance import DEFAULT_PERMUTATIONS
+from mlbench.cli.app import MetricOpt, command, console
+
+
+@command(name="report")
+def report_command(
+    result: Annotated[Path, typer.Argument(metavar="RESULT", help="Result file written by mlbench run (B when --against is given).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write (atomically).")],
+    against: Annotated[Optional[Path], typer.Option("--against", help="Baseline result file (A) of the same task: adds the paired comparison and side-by-side aggregates.")] = None,
+    metric: MetricOpt = None,
+    test: Annotated[str, typer.Option(help="With --against: randomization | t | bootstrap.")] = "randomization",
+    correction: Annotated[str, typer.Option(help="With --against: holm | bonferroni | bh | none.")] = "holm",
+    alpha: Annotated[float, typer.Option(help="With --against: significance level on adjusted p-values.")] = 0.05,
+    permutations: Annotated[int, typer.Option(help="With --against: permutations or resamples.")] = DEFAULT_PERMUTATIONS,
+    seed: Annotated[int, typer.Option(help="With --against: seed of the resampling.")] = 0,
+) -> None:
+    """One static HTML page: provenance, summary tables, plots and (with --against) the paired comparison."""
+    from mlbench.render.report import write_report
+    from mlbench.results.files import read_result
+
+    res = read_result(result)
+    base = read_result(against) if against is not None else None
+    write_report(out, res, base, metric, test=test, correction=correction, alpha=alpha, permutations=permutations,
+                 seed=seed)
+    console().print(f"wrote {out}", markup=False)

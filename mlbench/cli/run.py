@@ -1,0 +1,112 @@
+"""``mlbench run``: evaluate a model on tasks (:func:`mlbench.pipeline.run`) and print a summary."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlbench.cli.app import FORMAT_HELP, DataDirOpt, TasksDirOpt, command, console, split_list
+from mlbench.encoders.registry import DEFAULT_MODEL
+from mlbench.task import DEFAULT_TASK
+
+CORPUS = "MIRACL (tasks of format ir_datasets): "
+TOPK = "--backend topk: "
+
+
+@command(name="run")
+def run_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="Encoder: a registered name (see `mlbench models`), module:factory, or a sentence-transformers hub id / local folder.")] = DEFAULT_MODEL,
+    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help=f"Task name; may be repeated. Default: {DEFAULT_TASK}.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for result files.")] = Path("results"),
+    kinds: Annotated[Optional[str], typer.Option(help="Comma list of setting kinds: mono,cross,multi (default: all of the task's).")] = None,
+    langs: Annotated[Optional[str], typer.Option(help="Comma list of languages (queries and pools); default all.")] = None,
+    max_queries: Annotated[Optional[int], typer.Option(help="Keep the first N queries per language.")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="Comma list, e.g. map,recall@10,ndcg@10,mrr@10 (default: the task's).")] = None,
+    max_articles: Annotated[Optional[int], typer.Option(help="LAReQA: keep the first N articles per language file (a small, still parallel slice).")] = None,
+    candidate_text: Annotated[str, typer.Option(help="LAReQA: what a candidate's text is: sentence | sentence+context.")] = "sentence",
+    encoder_arg: Annotated[Optional[list[str]], typer.Option("--encoder-arg", help="key=value passed to a plugin factory; may be repeated.")] = None,
+    query_prompt: Annotated[str, typer.Option(help="Prefix for queries (e.g. 'query: ' for E5).")] = "",
+    candidate_prompt: Annotated[str, typer.Option(help="Prefix for candidates (e.g. 'passage: ').")] = "",
+    max_seq_length: Annotated[Optional[int], typer.Option(help="Truncate inputs to this many tokens.")] = None,
+    batch_tokens: Annotated[Optional[int], typer.Option(help="Padded-token budget per encoding batch (default: 2048 on CPU, 65536 on an accelerator).")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (fp16 on cuda, else fp32) | fp32 | fp16 | bf16.")] = "auto",
+    normalize: Annotated[bool, typer.Option(help="L2-normalise embeddings (cosine scores).")] = True,
+    trust_remote_code: Annotated[bool, typer.Option(help="Allow a hub model's own code to run (off by default).")] = False,
+    revision: Annotated[Optional[str], typer.Option(help="Hub revision (branch, tag or commit) to evaluate.")] = None,
+    sampling: Annotated[Optional[str], typer.Option(help="Checkpoint metadata: x-x | x-y | hybrid | other.")] = None,
+    base_model: Annotated[Optional[str], typer.Option(help="Checkpoint metadata: the model it was trained from.")] = None,
+    step: Annotated[Optional[int], typer.Option(help="Checkpoint metadata: training step.")] = None,
+    backend: Annotated[str, typer.Option(help="Retrieval: auto | exact (full ranking in memory) | topk (faiss, top --depth kept). auto: exact for pools held in memory (LAReQA), topk for streamed corpora (MIRACL).")] = "auto",
+    index: Annotated[str, typer.Option(help=TOPK + "exact | ivf[:nlist=N,nprobe=N] | hnsw[:M=N,efConstruction=N,efSearch=N]; recall against exact is reported.")] = "exact",
+    depth: Annotated[int, typer.Option(help=TOPK + "candidates kept per query.")] = 100,
+    trec_dir: Annotated[Optional[Path], typer.Option(help="Also write TREC run and qrels files per setting here.")] = None,
+    trec_depth: Annotated[int, typer.Option(help="Candidates per query in TREC runs.")] = 100,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache (default MLBENCH_HOME/embeddings).")] = None,
+    store_dir: Annotated[Optional[Path], typer.Option(help="Embedding stores of streamed corpora (default MLBENCH_HOME/corpus).")] = None,
+    data_dir: DataDirOpt = None,
+    tasks_dir: TasksDirOpt = None,
+    compare_to: Annotated[Optional[Path], typer.Option("--compare-to", help="A leaderboard folder (e.g. leaderboard/): place this run among its entries of the same task.")] = None,
+    split: Annotated[Optional[str], typer.Option(help=CORPUS + "another split that ir_datasets declares (e.g. train); default dev.")] = None,
+    pool_subset: Annotated[Optional[int], typer.Option(help=CORPUS + "search only the judged passages plus N others (quick; not comparable with MIRACL figures).")] = None,
+    pool_docids: Annotated[Optional[Path], typer.Option(help=CORPUS + "search only the doc ids listed in this file, one per line (not comparable).")] = None,
+    ir_datasets_home: Annotated[Optional[Path], typer.Option(help=CORPUS + "ir_datasets' data folder, instead of $IR_DATASETS_HOME (files in its cache layout are read without download).")] = None,
+    multi_pool: Annotated[bool, typer.Option(help=CORPUS + "also search each language's queries against the union of the languages' pools (LANG>*).")] = False,
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP + " (the summary; progress goes to stderr with json)")] = "table",
+) -> None:
+    """Evaluate a model on every setting of the tasks; write result files and print a summary.
+
+    With no flags: the embedded XQuAD-R (132 settings) with the multilingual USE v3 encoder,
+    offline. Texts are encoded once into the on-disk cache; a second run encodes nothing.
+    """
+    from mlbench.cli.progress import progress
+    from mlbench.data.corpus import CorpusOptions
+    from mlbench.data.lareqa import LareqaOptions
+    from mlbench.encoders.registry import EncoderOptions, parse_encoder_args
+    from mlbench.errors import MlbenchError
+    from mlbench.pipeline import RunConfig, plan, run
+    from mlbench.render import summary
+    from mlbench.render.tables import show
+    from mlbench.retrieval.base import SearchOptions
+
+    if format not in ("table", "json"):
+        raise MlbenchError(f"--format {format!r} is not one of table, json")
+    cfg = RunConfig(
+        model=model, tasks=task or [DEFAULT_TASK], out_dir=out, kinds=kinds, langs=split_list(langs),
+        max_queries=max_queries, metrics=split_list(metrics), data_dir=data_dir, tasks_dirs=tasks_dir,
+        cache_dir=cache_dir, store_dir=store_dir, sampling=sampling, base_model=base_model, step=step,
+        trec_dir=trec_dir, trec_depth=trec_depth, command=shlex.join(["mlbench", *sys.argv[1:]]),
+        encoder=EncoderOptions(args=parse_encoder_args(encoder_arg), query_prompt=query_prompt,
+                               candidate_prompt=candidate_prompt, max_seq_length=max_seq_length,
+                               batch_tokens=batch_tokens, device=device, precision=precision, normalize=normalize,
+                               trust_remote_code=trust_remote_code, revision=revision),
+        lareqa=LareqaOptions(max_articles=max_articles, candidate_text=candidate_text),
+        corpus=CorpusOptions(split=split, pool_subset=pool_subset, pool_docids=pool_docids,
+                             ir_datasets_home=ir_datasets_home, multi_pool=multi_pool),
+        search=SearchOptions(backend=backend, index=index, depth=depth),
+    )
+    plan(cfg)  # every option checked before the model is loaded
+    if compare_to is not None:  # a leaderboard that cannot rank these tasks fails before any encoding
+        from mlbench.cli.leaderboard import check_placement
+
+        check_placement(compare_to, cfg.tasks)
+    out_console = console()
+    with progress(console(stderr=format == "json")) as start:
+        outputs = run(cfg, start)
+    if format == "json":
+        sys.stdout.write(json.dumps([summary.to_dict(o.doc, str(o.path)) for o in outputs], indent=1) + "\n")
+    else:
+        for o in outputs:
+            show(summary.table(o.doc), out_console)
+            for line in summary.facts(o.doc):
+                out_console.print(line, markup=False)
+            out_console.print(f"wrote {o.path}", markup=False)
+    if compare_to is not None:
+        from mlbench.cli.leaderboard import print_placement
+
+        print_placement(console(stderr=format == "json"), [o.path for o in outputs], compare_to)

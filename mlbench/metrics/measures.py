@@ -1,0 +1,134 @@
+"""What a measure is, declared once: its name, cut-off, direction and what it needs of a ranking.
+
+Every table, test, gate and plot asks a :class:`Metric` instead of keeping its own list of names,
+directions or labels. Two families share the type:
+
+- **retrieval measures** a user can ask for (``--metrics``, a task's ``metrics``): ``map``,
+  ``recall@k``, ``ndcg@k``, ``mrr@k``; definitions and trec_eval equivalents in
+  :mod:`mlbench.metrics.compute` and docs/metrics.md;
+- **diagnostics** every multilingual setting records per query: ``rank_distance`` (max - min rank
+  of a query's relevant candidates in the multilingual pool, lower is better), ``own_lang@c`` (share
+  of the top c in the query's language; neither higher nor lower is better: the share
+  ``own_lang_expected`` that relevance alone gives is the reference) and ``recall_vs_exact@k``
+  (approximate search measured against exact search).
+
+``needs_full_ranking`` says whether a value needs the rank of every relevant candidate in the
+whole pool (``map``, ``rank_distance``) or only the top ``cutoff`` of the ranking; a retrieval
+backend that keeps only the top k can serve the latter alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mlbench.errors import MlbenchError
+
+# cut-offs of the language-bias diagnostics in multilingual pools (share of the top c per language)
+BIAS_CUTOFFS = (10, 100)
+DEFAULT_METRICS = ("map", "recall@1", "recall@5", "recall@10", "recall@100", "ndcg@10", "mrr@10")
+MEASURES = ("map", "recall", "ndcg", "mrr")
+_NAME = re.compile(r"^(map|recall@(\d+)|ndcg@(\d+)|mrr@(\d+))$")
+_DIAGNOSTIC = re.compile(r"^(rank_distance|own_lang_expected|own_lang@(\d+)|recall_vs_exact@(\d+))$")
+_LABELS = {"map": "mAP", "recall": "Recall", "ndcg": "nDCG", "mrr": "MRR", "rank_distance": "rank distance",
+           "own_lang": "own-language share", "own_lang_expected": "expected own-language share",
+           "recall_vs_exact": "recall vs exact"}
+# what "better" means, in words (tables, reports)
+READINGS = {"higher": "higher is better", "lower": "lower is better",
+            "expected": "closer to the share expected from relevance alone is better"}
+_TREC_EVAL = {"map": "map", "recall": "recall.{k}", "ndcg": "ndcg_cut.{k}", "mrr": "recip_rank (run cut at {k})"}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measure. ``better`` is ``higher``, ``lower`` or ``expected`` (closer to the share
+    relevance alone gives is better: the own-language diagnostics)."""
+
+    name: str
+    base: str
+    cutoff: int | None
+    better: str
+    needs_full_ranking: bool
+    diagnostic: bool = False
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.better == "higher"
+
+    @property
+    def label(self) -> str:
+        """``map`` -> ``mAP``, ``ndcg@10`` -> ``nDCG@10``."""
+        return _LABELS.get(self.base, self.base) + (f"@{self.cutoff}" if self.cutoff is not None else "")
+
+    @property
+    def reading(self) -> str:
+        return READINGS[self.better]
+
+    @property
+    def trec_eval(self) -> str | None:
+        """The trec_eval measure it equals (retrieval measures only)."""
+        pattern = _TREC_EVAL.get(self.base)
+        return pattern.format(k=self.cutoff) if pattern and not self.diagnostic else None
+
+    def worse_by(self, reference: float, value: float) -> float:
+        """How much worse ``value`` is than ``reference`` in this metric's direction (negative:
+        better). Own-language shares compare distances to the expected share elsewhere."""
+        return value - reference if self.better == "lower" else reference - value
+
+    def fits_depth(self, depth: int) -> bool:
+        """Whether a ranking cut at ``depth`` gives this metric exactly."""
+        return not self.needs_full_ranking and (self.cutoff is None or self.cutoff <= depth)
+
+
+def metric(name: str) -> Metric:
+    """The :class:`Metric` of a per-query key (a retrieval measure or a diagnostic)."""
+    if not isinstance(name, str):
+        raise MlbenchError(f"unknown metric {name!r} (known: map, recall@K, ndcg@K, mrr@K)")
+    m = _NAME.fullmatch(name)
+    if m:
+        base = name.split("@")[0]
+        k = next((int(g) for g in m.groups()[1:] if g), None)
+        if k is not None and k <= 0:
+            raise MlbenchError(f"metric {name!r}: the cutoff must be positive")
+        return Metric(name, base, k, "higher", base == "map")
+    d = _DIAGNOSTIC.fullmatch(name)
+    if d:
+        base = name.split("@")[0]
+        k = next((int(g) for g in d.groups()[1:] if g), None)
+        better = {"rank_distance": "lower", "own_lang": "expected", "own_lang_expected": "expected"}.get(base, "higher")
+        return Metric(name, base, k, better, base == "rank_distance", diagnostic=True)
+    raise MlbenchError(f"unknown metric {name!r} (known: map, recall@K, ndcg@K, mrr@K)")
+
+
+def parse_metrics(names: list[str] | tuple[str, ...] | str | None) -> list[Metric]:
+    """Retrieval measures a user asked for (a list, or a comma-separated string); diagnostics are
+    recorded automatically and cannot be asked for."""
+    if isinstance(names, str):
+        names = [x.strip() for x in names.split(",") if x.strip()]
+    out = []
+    for name in names or []:
+        m = metric(name)
+        if m.diagnostic:
+            raise MlbenchError(f"metric {name!r} is a diagnostic recorded with every multilingual setting; "
+                               "ask for map, recall@K, ndcg@K or mrr@K")
+        out.append(m)
+    return out
+
+
+def default_metric(doc: dict) -> str:
+    """The main metric of a result document: the one it records (``task.main_metric``), else, for
+    files written before it was recorded, the task's declared main metric when the task is known,
+    else ``map`` when the run has it, else its first metric."""
+    recorded = doc.get("task", {}).get("main_metric")
+    metrics = list(doc.get("run", {}).get("metrics") or [])
+    if isinstance(recorded, str) and recorded in metrics:
+        return recorded
+    try:
+        from mlbench.task import get_task
+
+        declared = get_task(doc["task"]["name"]).main_metric
+        if declared in metrics:
+            return declared
+    except (MlbenchError, KeyError, TypeError):
+        pass
+    return "map" if "map" in metrics or not metrics else metrics[0]

@@ -1,0 +1,178 @@
+"""``mlbench run`` as a function: the one run path for every task.
+
+1. **Plan** (:func:`plan`): every option checked once, before any work: the tasks, their loaders and
+   option groups, languages, kinds, metrics against the task and against the retrieval backend, the
+   backend's own options, the model's metadata.
+2. **Load** the model once for all tasks, then per task: **load** the data (its loader),
+   enumerate the **settings** (query language x pool), **encode** every text once
+   (:mod:`mlbench.embedding`), **retrieve** with the task's backend (:mod:`mlbench.retrieval`),
+   build the **result document** (:mod:`mlbench.results.document`) and **write** it with its
+   per-query sidecar (and TREC files when asked).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlbench.data.corpus import CorpusOptions
+from mlbench.data.lareqa import LareqaOptions
+from mlbench.data.loaders import LoadRequest, get_loader, load, request
+from mlbench.embedding.embed import embed
+from mlbench.embedding.store import DEFAULT_CHUNK_ROWS
+from mlbench.encoders.base import Encoder, PoolScorer
+from mlbench.encoders.checkpoint import checkpoint_metadata
+from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, load_model
+from mlbench.errors import MlbenchError
+from mlbench.metrics import Metric, parse_metrics
+from mlbench.results.document import RunFacts, build_document
+from mlbench.results.export import write_trec
+from mlbench.results.files import write_result
+from mlbench.retrieval.base import Backend, Job, SearchOptions, SettingResult, choose
+from mlbench.task import DEFAULT_TASK, TaskSpec, enumerate_settings, get_task, parse_kinds
+
+ProgressStart = Callable[[str, int], Callable[[int], None]]
+
+
+@dataclass
+class RunConfig:
+    """What ``mlbench run`` does. Options of one part of the pipeline are grouped: ``encoder``
+    (how the model is built), ``lareqa`` and ``corpus`` (the two loaders' options: a group given to
+    a task of the other format is refused by flag), ``search`` (the retrieval backend)."""
+
+    model: str = DEFAULT_MODEL
+    tasks: list[str] = field(default_factory=lambda: [DEFAULT_TASK])
+    out_dir: Path = Path("results")
+    kinds: str | None = None  # "mono,cross,multi"
+    langs: list[str] | None = None
+    max_queries: int | None = None
+    metrics: list[str] | None = None  # default: the task's
+    data_dir: Path | None = None
+    tasks_dirs: list[Path] | None = None
+    cache_dir: Path | None = None  # text embedding cache (default MLBENCH_HOME/embeddings)
+    store_dir: Path | None = None  # corpus embedding stores (default MLBENCH_HOME/corpus)
+    store_chunk_rows: int = DEFAULT_CHUNK_ROWS  # passages per store chunk (the most work an interruption loses)
+    sampling: str | None = None  # checkpoint metadata (else from the folder's mlbench.json)
+    base_model: str | None = None
+    step: int | None = None
+    trec_dir: Path | None = None
+    trec_depth: int = 100
+    command: str | None = None  # the command line that asked for this run, recorded in results
+    encoder: EncoderOptions = field(default_factory=EncoderOptions)
+    lareqa: LareqaOptions = field(default_factory=LareqaOptions)
+    corpus: CorpusOptions = field(default_factory=CorpusOptions)
+    search: SearchOptions = field(default_factory=SearchOptions)
+
+
+@dataclass
+class TaskPlan:
+    spec: TaskSpec
+    request: LoadRequest
+    kinds: tuple[str, ...]  # None-free: the kinds asked for (the data may support fewer)
+    metrics: list[Metric]
+    main_metric: str
+    backend: Backend
+
+
+@dataclass
+class Plan:
+    tasks: list[TaskPlan]
+    metadata: dict[str, Any]
+
+
+@dataclass
+class RunOutput:
+    path: Path
+    doc: dict[str, Any]
+    results: list[SettingResult]
+
+
+def _options_for(cfg: RunConfig, spec: TaskSpec):
+    """The loader's own option group; the other loader's group, if given, is refused by flag."""
+    own = get_loader(spec.format).options
+    for group in (cfg.lareqa, cfg.corpus):
+        if not isinstance(group, own) and group.given():
+            raise MlbenchError(f"{group.given()[0]} applies to {group.APPLIES_TO}, not to {spec.name} "
+                               f"(format {spec.format})")
+    return cfg.lareqa if isinstance(cfg.lareqa, own) else cfg.corpus if isinstance(cfg.corpus, own) else own()
+
+
+def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
+    """Check every option of ``cfg`` once, before any work; a problem is a one-line MlbenchError."""
+    if not cfg.tasks:
+        raise MlbenchError("no task given (--task)")
+    asked = parse_metrics(cfg.metrics)
+    if cfg.trec_depth <= 0:
+        raise MlbenchError(f"--trec-depth must be positive, got {cfg.trec_depth}")
+    if cfg.store_chunk_rows <= 0:
+        raise MlbenchError(f"store chunk rows must be positive, got {cfg.store_chunk_rows}")
+    cfg.search.check()
+    specs = [get_task(name, cfg.tasks_dirs) for name in cfg.tasks]  # an unknown task fails before any work
+    plans = []
+    for spec in specs:
+        req = request(spec, cfg.langs, cfg.data_dir, cfg.max_queries, _options_for(cfg, spec))
+        backend = choose(cfg.search, in_memory=not get_loader(spec.format).streamed)
+        metrics = asked or parse_metrics(list(spec.metrics))
+        main = spec.main_metric if spec.main_metric in [m.name for m in metrics] else metrics[0].name
+        backend.check(metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
+        kinds = parse_kinds(cfg.kinds, spec.kinds + _extra_kinds(cfg, spec, req))
+        plans.append(TaskPlan(spec, req, kinds, metrics, main, backend))
+    local = Path(cfg.model) if Path(cfg.model).is_dir() else None
+    return Plan(plans, checkpoint_metadata(local, cfg.sampling, cfg.base_model, cfg.step))
+
+
+def _extra_kinds(cfg: RunConfig, spec: TaskSpec, req: LoadRequest) -> tuple[str, ...]:
+    """Kinds a loader option adds (MIRACL's documented extra, the pool of all languages)."""
+    if isinstance(req.options, CorpusOptions) and req.options.multi_pool and "multi" not in spec.kinds:
+        return ("multi",)
+    return ()
+
+
+def run(cfg: RunConfig, progress: ProgressStart | None = None,
+        model: Encoder | PoolScorer | None = None) -> list[RunOutput]:
+    """Evaluate one model on each task of ``cfg``; returns the written result files.
+
+    ``model`` may be passed already built (the API for wrapping or instrumenting an encoder);
+    otherwise ``cfg.model`` is resolved through the encoder registry."""
+    the_plan = plan(cfg, model)
+    t_load = time.perf_counter()
+    model = model or load_model(cfg.model, cfg.encoder)
+    for p in the_plan.tasks:  # the model type is known now: a lexical model on an approximate index
+        p.backend.check(p.metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
+    load_s = time.perf_counter() - t_load
+    description = model.describe()
+    return [_run_task(cfg, p, model, description, the_plan.metadata, load_s, progress) for p in the_plan.tasks]
+
+
+def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, description: dict[str, Any],
+              metadata: dict[str, Any], load_s: float, progress: ProgressStart | None) -> RunOutput:
+    t0 = time.perf_counter()
+    data = p.backend.prepare(load(p.request))
+    settings = enumerate_settings(data.languages, tuple(k for k in p.kinds if k in data.kinds))
+    for line in data.warnings:
+        sys.stderr.write(f"mlbench: warning: {line}\n")
+    t1 = time.perf_counter()
+    vectors = None
+    if isinstance(model, Encoder):
+        vectors = embed(data, model, description, progress, cfg.cache_dir, cfg.store_dir, cfg.store_chunk_rows)
+    t2 = time.perf_counter()
+    metrics = [m.name for m in p.metrics]
+    keep = cfg.trec_depth if cfg.trec_dir else 0
+    got = p.backend.run(Job(data, settings, metrics, model, vectors, keep), progress)
+    facts = RunFacts(command=cfg.command, model_spec=cfg.model, model_name=getattr(model, "name", cfg.model),
+                     description=description, metadata=metadata, device=getattr(model, "device", "cpu"),
+                     metrics=metrics, main_metric=p.main_metric, encoding=vectors.info if vectors else {},
+                     search=got.info, timings={"load_model_s": load_s, "load_data_s": t1 - t0, "encode_s": t2 - t1,
+                                               **got.timings})
+    doc = build_document(data, got.results, facts)
+    path = write_result(cfg.out_dir, doc, got.results)
+    if cfg.trec_dir:
+        qrels = {r.setting.id: {q: data.relevant_in_pool(r.setting, g) for q, g in zip(r.query_ids, r.groups)}
+                 for r in got.results}
+        write_trec(cfg.trec_dir, p.spec.name, doc["model"]["name"].replace(" ", "_"), got.results, qrels,
+                   cfg.trec_depth)
+    return RunOutput(path, doc, got.results)

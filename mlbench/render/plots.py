@@ -1,0 +1,352 @@
+"""Plots of one result file (matplotlib, Agg backend, no pyplot state).
+
+Every function takes a result document (the JSON dict of ``read_result(path).doc``) and returns a
+:class:`matplotlib.figure.Figure`; a plot the run has no data for raises :class:`PlotUnavailable`
+with the reason (e.g. a mono-only run has no multilingual pool, so no rank distance):
+
+- :func:`heatmap`: query language x pool language of one metric (the diagonal is the mono
+  setting ``de>de``, the rest of the square the cross settings ``de>en``), with the multilingual pool
+  ``de>*`` in a separate column;
+- :func:`rank_distance`: mean rank distance per query language in the multilingual pool, with the
+  macro mean as a line (lower = less language bias);
+- :func:`own_language`: the language mix of the top-c of the multilingual pool per query language
+  (``aggregates.language_bias.top{c}.matrix``), with the own-language share expected from relevance
+  alone beside it.
+
+:func:`save` writes a figure as PNG and SVG, atomically and byte-reproducibly (no dates or software
+tags, a fixed SVG id salt, SVG text kept as ``<text>``). How to read the plots: docs/report.md.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import Colormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from mlbench.files import write_bytes
+from mlbench.metrics import default_metric
+from mlbench.metrics import metric as metric_of
+
+PLOT_NAMES = ("heatmap", "rankdist", "ownlang")
+PNG_DPI = 150
+
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10.5,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+}
+SAVE_STYLE = {
+    "svg.hashsalt": "mlbench",  # stable ids (clip paths, ...) instead of random ones
+    "svg.fonttype": "none",  # text stays text: searchable, selectable, smaller
+    "svg.image_inline": True,
+}
+MISSING = "#d9d9d9"  # cells of settings the run does not hold
+
+
+class PlotUnavailable(Exception):
+    """The result has no data for this plot; ``str(exc)`` says why."""
+
+
+@dataclass
+class Plot:
+    """One plot of a result: the figure, or the reason it was left out."""
+
+    name: str  # heatmap | rankdist | ownlang
+    figure: Figure | None
+    reason: str | None = None
+
+
+@contextmanager
+def _style(extra: dict[str, Any] | None = None) -> Iterator[None]:
+    with mpl.rc_context({**STYLE, **(extra or {})}):
+        yield
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    fig.get_layout_engine().set(wspace=0.06)  # a visible gap before the separate (*, exp.) column
+    FigureCanvasAgg(fig)  # Agg canvas explicitly: no pyplot, no global backend switch
+    return fig
+
+
+def _title(doc: dict[str, Any], what: str) -> str:
+    return f"{doc['task']['name']} — {doc['model']['name']}: {what}"
+
+
+def _langs(doc: dict[str, Any], present: set[str]) -> list[str]:
+    """The run's languages in the task's order, restricted to ``present`` (extras sorted last)."""
+    order = [x for x in doc["task"].get("languages", []) if x in present]
+    return order + sorted(present - set(order))
+
+
+def _text_colour(cmap: Colormap, norm: Normalize, value: float) -> str:
+    r, g, b, _ = cmap(norm(value))
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5 else "black"
+
+
+def _cell_size(n_cols: int) -> float:
+    return max(0.55, min(0.85, 6.5 / max(n_cols, 1)))
+
+
+def _annotate(ax, values: np.ndarray, cmap: Colormap, norm: Normalize, decimals: int, fontsize: float) -> None:
+    for (i, j), v in np.ndenumerate(values):
+        if math.isnan(v):
+            ax.text(j, i, "–", ha="center", va="center", fontsize=fontsize, color="#555555")
+        else:
+            text = f"{v:.{decimals}f}"
+            faint = float(text) == 0.0  # rounds to zero: keep it readable but quiet
+            ax.text(j, i, text, ha="center", va="center", fontsize=fontsize,
+                    color=_text_colour(cmap, norm, v), alpha=0.45 if faint else 1.0)
+
+
+def _matrix_axes(ax, values: np.ndarray, cmap: Colormap, norm: Normalize, rows: list[str], cols: list[str],
+                 decimals: int, fontsize: float, outline_diagonal: bool):
+    masked = np.ma.masked_invalid(values)
+    im = ax.imshow(masked, cmap=cmap, norm=norm, aspect="equal", interpolation="nearest")
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.tick_params(length=0)
+    ax.set_xticks(np.arange(len(cols) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", linewidth=1.2)
+    ax.tick_params(which="minor", length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    _annotate(ax, values, cmap, norm, decimals, fontsize)
+    if outline_diagonal:
+        for i, lang in enumerate(rows):
+            if lang in cols:
+                ax.add_patch(Rectangle((cols.index(lang) - 0.5, i - 0.5), 1, 1, fill=False,
+                                       edgecolor="black", linewidth=1.6, zorder=3, clip_on=False))
+    return im
+
+
+def _footnote(fig: Figure, text: str) -> None:
+    """A small note under the plot, wrapped to the figure's width."""
+    width = int(fig.get_figwidth() * 15)
+    fig.supxlabel(textwrap.fill(text, width), fontsize=8.5, color="#444444")
+
+
+def _cmap(name: str) -> Colormap:
+    return mpl.colormaps[name].with_extremes(bad=MISSING)
+
+
+def heatmap_values(doc: dict[str, Any], metric: str | None = None) -> tuple[list[str], list[str], np.ndarray, np.ndarray | None]:
+    """(query langs, pool langs, query x pool matrix, multilingual column or None) of ``metric``;
+    NaN where the run has no such setting (or the setting has no value). ``metric`` defaults to
+    the result's main metric."""
+    metric = metric or default_metric(doc)
+    settings = [s for s in doc["settings"] if s["metrics"].get(metric) is not None]
+    queries = _langs(doc, {s["query_lang"] for s in settings})
+    pools = _langs(doc, {s["pool"] for s in settings if s["pool"] != "*"})
+    grid = np.full((len(queries), len(pools)), np.nan)
+    multi = np.full(len(queries), np.nan)
+    has_multi = False
+    for s in settings:
+        i = queries.index(s["query_lang"])
+        if s["pool"] == "*":
+            multi[i] = s["metrics"][metric]
+            has_multi = True
+        else:
+            grid[i, pools.index(s["pool"])] = s["metrics"][metric]
+    return queries, pools, grid, multi[:, None] if has_multi else None
+
+
+def heatmap(doc: dict[str, Any], metric: str | None = None, decimals: int = 3) -> Figure:
+    """Query language (rows) x pool language (columns) of ``metric``; the multilingual pool ``*``
+    is a separate column. Colours span 0-1 so that figures of two models compare directly."""
+    metric = metric or default_metric(doc)
+    queries, pools, grid, multi = heatmap_values(doc, metric)
+    if not queries:
+        raise PlotUnavailable(f"no setting of the run has a value for {metric!r}")
+    label = metric_of(metric).label
+    n_cols = len(pools) + (1 if multi is not None else 0)
+    cell = _cell_size(n_cols)
+    fontsize = 9 if cell < 0.7 else 10.5
+    kinds = {s["kind"] for s in doc["settings"] if s["metrics"].get(metric) is not None}
+    with _style():
+        fig = _figure(max(6.4, cell * n_cols + 3.0), max(3.6, cell * len(queries) + 2.0))
+        cmap, norm = _cmap("viridis"), Normalize(0.0, 1.0)
+        ratios = ([len(pools)] if pools else []) + ([1] if multi is not None else [])
+        gs = fig.add_gridspec(1, len(ratios), width_ratios=ratios)
+        im, axes = None, []
+        if pools:
+            ax = fig.add_subplot(gs[0, 0])
+            axes.append(ax)
+            im = _matrix_axes(ax, grid, cmap, norm, queries, pools, decimals, fontsize, outline_diagonal=True)
+            ax.set_xlabel("pool language")
+            ax.set_ylabel("query language")
+        if multi is not None:
+            star = fig.add_subplot(gs[0, len(ratios) - 1])
+            axes.append(star)
+            im = _matrix_axes(star, multi, cmap, norm, queries, ["*"], decimals, fontsize, outline_diagonal=False)
+            if pools:
+                star.set_yticks(range(len(queries)), [""] * len(queries))
+                star.set_xlabel("all\n(multi)")
+            else:
+                star.set_ylabel("query language")
+                star.set_xlabel("pool language:\nall (multi)")
+        cbar = fig.colorbar(im, ax=axes, aspect=25, pad=0.03)
+        cbar.set_label(f"{label} (0–1)")
+        fig.suptitle(_title(doc, f"{label} per query × pool language"), fontsize=11.5)
+        notes = []
+        if "mono" in kinds:
+            notes.append("outlined diagonal: monolingual (de>de)")
+        if "cross" in kinds:
+            notes.append("off-diagonal: cross-lingual (de>en)")
+        if multi is not None:
+            notes.append("*: multilingual pool of all languages (de>*)")
+        if np.isnan(grid).any() or np.isnan(multi if multi is not None else np.zeros(1)).any():
+            notes.append("grey: setting not in this run or without queries")
+        _footnote(fig, "; ".join(notes))
+    return fig
+
+
+def rank_distance(doc: dict[str, Any]) -> Figure:
+    """Mean rank distance per query language in the multilingual pool, macro mean as a line."""
+    rd = doc["aggregates"].get("rank_distance") or {}
+    per_lang = {k: v for k, v in (rd.get("query_langs") or {}).items() if v is not None}
+    if not per_lang or rd.get("macro") is None:
+        raise PlotUnavailable("the run has no multilingual settings (rank distance is measured in the "
+                              "multilingual pool de>*)")
+    langs = _langs(doc, set(per_lang))
+    values = [per_lang[x] for x in langs]
+    macro = float(rd["macro"])
+    with _style():
+        fig = _figure(max(6.4, 0.6 * len(langs) + 2.5), 4.6)
+        ax = fig.add_subplot()
+        bars = ax.bar(langs, values, color="#3b75af", width=0.7, label="mean per query language")
+        top = max(max(values), macro) * 1.15 or 1.0
+        ax.set_ylim(0, top)
+        # value labels in the middle of tall bars (clear of the macro line near the bar tops), above short ones
+        fontsize = 8.5 if len(langs) > 8 else 9.5
+        for bar, v in zip(bars, values):
+            inside = v > 0.2 * top
+            x = bar.get_x() + bar.get_width() / 2
+            if inside:
+                ax.text(x, v / 2, _short(v), ha="center", va="center", fontsize=fontsize, color="white", zorder=4)
+            else:
+                ax.annotate(_short(v), (x, v), xytext=(0, 3), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=fontsize, zorder=4)
+        ax.axhline(macro, color="#c0392b", linestyle="--", linewidth=1.5, label=f"macro mean {_short(macro)}",
+                   zorder=3)
+        ax.set_xlabel("query language")
+        ax.set_ylabel("rank distance (ranks; r_last − r_first)")
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize=9)
+        ax.set_title("distance between the best- and worst-ranked relevant answer in the multilingual pool\n"
+                     "lower = less language bias (0: all parallel answers ranked together)",
+                     fontsize=9.5, color="#333333")
+        fig.suptitle(_title(doc, "rank distance per query language"), fontsize=11.5)
+    return fig
+
+
+def _short(v: float) -> str:
+    return f"{v:.1f}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def own_language_values(doc: dict[str, Any], cutoff: int = 10) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """(query langs, retrieved langs, share matrix, expected own share per query lang) at top-``cutoff``."""
+    bias = doc["aggregates"].get("language_bias") or {}
+    top = bias.get(f"top{cutoff}") or {}
+    matrix = top.get("matrix") or {}
+    if not matrix:
+        raise PlotUnavailable(f"the run has no language-bias data at top-{cutoff} (measured in the "
+                              "multilingual pool de>*, so the run needs multilingual settings)")
+    rows = _langs(doc, set(matrix))
+    cols = _langs(doc, {p for shares in matrix.values() for p in shares})
+    values = np.array([[np.nan if matrix[q].get(p) is None else matrix[q][p] for p in cols] for q in rows])
+    exp = (bias.get("expected_own_share") or {}).get("query_langs") or {}
+    expected = np.array([np.nan if exp.get(q) is None else exp[q] for q in rows])
+    return rows, cols, values, expected
+
+
+def own_language(doc: dict[str, Any], cutoff: int = 10, decimals: int = 2) -> Figure:
+    """Share of each language in the top-``cutoff`` of the multilingual pool, per query language,
+    with the own-language share expected from relevance alone in a separate column."""
+    rows, cols, values, expected = own_language_values(doc, cutoff)
+    cell = _cell_size(len(cols) + 1)
+    fontsize = 9 if cell < 0.7 else 10.5
+    with _style():
+        fig = _figure(max(6.4, cell * (len(cols) + 1) + 3.0), max(3.6, cell * len(rows) + 2.0))
+        cmap, norm = _cmap("magma_r"), Normalize(0.0, 1.0)
+        gs = fig.add_gridspec(1, 2, width_ratios=[len(cols), 1])
+        ax = fig.add_subplot(gs[0, 0])
+        im = _matrix_axes(ax, values, cmap, norm, rows, cols, decimals, fontsize, outline_diagonal=True)
+        ax.set_xlabel(f"language of the retrieved text (top-{cutoff})")
+        ax.set_ylabel("query language")
+        exp_ax = fig.add_subplot(gs[0, 1])
+        _matrix_axes(exp_ax, expected[:, None], cmap, norm, rows, ["exp."], decimals, fontsize, outline_diagonal=False)
+        exp_ax.set_yticks(range(len(rows)), [""] * len(rows))
+        exp_ax.set_xlabel("expected\nown share")
+        cbar = fig.colorbar(im, ax=[ax, exp_ax], aspect=25, pad=0.03)
+        cbar.set_label(f"share of the top-{cutoff}")
+        fig.suptitle(_title(doc, f"language of the top-{cutoff} in the multilingual pool"), fontsize=11.5)
+        _footnote(fig, "rows sum to 1; outlined diagonal: own-language share; exp.: the own share if the model "
+                  "ranked by relevance alone, blind to language")
+    return fig
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any], str], Figure]] = {
+    "heatmap": lambda doc, metric: heatmap(doc, metric),
+    "rankdist": lambda doc, metric: rank_distance(doc),
+    "ownlang": lambda doc, metric: own_language(doc),
+}
+
+
+def all_plots(doc: dict[str, Any], metric: str | None = None) -> list[Plot]:
+    """The three plots of a result, in :data:`PLOT_NAMES` order; unavailable ones carry the reason."""
+    out = []
+    for name in PLOT_NAMES:
+        try:
+            out.append(Plot(name, BUILDERS[name](doc, metric)))
+        except PlotUnavailable as exc:
+            out.append(Plot(name, None, str(exc)))
+    return out
+
+
+def to_bytes(fig: Figure, fmt: str) -> bytes:
+    """The figure as ``png`` or ``svg`` bytes, reproducible: no date, no software tag, fixed ids."""
+    buf = io.BytesIO()
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    with mpl.rc_context(SAVE_STYLE):
+        fig.savefig(buf, format=fmt, dpi=PNG_DPI, metadata=metadata)
+    return buf.getvalue()
+
+
+def save(fig: Figure, stem: Path | str) -> tuple[Path, Path]:
+    """Write ``{stem}.png`` and ``{stem}.svg`` atomically; returns the two paths."""
+    stem = Path(stem)
+    paths = (stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg"))
+    for path, fmt in zip(paths, ("png", "svg")):
+        write_bytes(path, to_bytes(fig, fmt))
+    return paths
+
+
+def write_plots(doc: dict[str, Any], out_dir: Path, metric: str | None = None) -> list[tuple[Plot, tuple[Path, Path] | None]]:
+    """Write every available plot as ``{out_dir}/{name}.png`` and ``.svg``."""
+    written = []
+    for plot in all_plots(doc, metric):
+        written.append((plot, save(plot.figure, Path(out_dir) / plot.name) if plot.figure is not None else None))
+    return written
+
+
+__all__ = ["PLOT_NAMES", "Plot", "PlotUnavailable", "all_plots", "heatmap", "heatmap_values",
+           "own_language", "own_language_values", "rank_distance", "save", "to_bytes", "write_plots"]

@@ -1,0 +1,230 @@
+"""Result files: one versioned JSON per (model, task), plus a sidecar of per-query values; writing
+them, and reading them back validated.
+
+``{out}/{task}--{model slug}.json`` holds the provenance, the settings and every aggregate;
+``….perquery.npz`` (no pickle) holds, for setting i of ``settings``, the arrays ``s{i}/query_ids``,
+``s{i}/groups`` and ``s{i}/{metric}``. The JSON records the sidecar's sha256, so a mismatched pair
+is refused. Both files are written atomically. The schema is documented in docs/results.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlbench.errors import MlbenchError
+from mlbench.files import read_document, slug, write_bytes, write_json
+from mlbench.results.document import SCHEMA
+from mlbench.retrieval.base import SettingResult
+from mlbench.task import KINDS, parse_setting
+
+REQUIRED = ("schema", "task", "model", "run", "environment", "settings", "aggregates", "per_query")
+
+
+def sidecar_bytes(results: list[SettingResult]) -> bytes:
+    arrays: dict[str, np.ndarray] = {}
+    for i, r in enumerate(results):
+        arrays[f"s{i}/query_ids"] = np.asarray(r.query_ids, dtype=str)
+        arrays[f"s{i}/groups"] = np.asarray(r.groups, dtype=str)
+        for m, v in r.per_query.items():
+            arrays[f"s{i}/{m}"] = np.asarray(v, dtype=np.float64)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def write_result(out_dir: Path, doc: dict[str, Any], results: list[SettingResult]) -> Path:
+    """Write sidecar then JSON (the JSON names the sidecar's hash, so it goes last)."""
+    out_dir = Path(out_dir)
+    base = f"{doc['task']['name']}--{slug(doc['model']['name'])}"
+    blob = sidecar_bytes(results)
+    side = out_dir / f"{base}.perquery.npz"
+    write_bytes(side, blob)
+    doc["per_query"] = {"file": side.name, "sha256": hashlib.sha256(blob).hexdigest(),
+                        "layout": "s{i}/query_ids, s{i}/groups, s{i}/{metric} for settings[i]"}
+    path = out_dir / f"{base}.json"
+    write_json(path, doc)
+    return path
+
+
+def kinds_in(doc: dict[str, Any]) -> list[str]:
+    """The kinds of settings a result has aggregates for, in the order mono, cross, multi."""
+    return [k for k in KINDS if k in (doc.get("aggregates") or {}).get("kinds", {})]
+
+
+@dataclass
+class LoadedResult:
+    path: Path
+    doc: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        return self.doc["task"]["name"]
+
+    @property
+    def main_metric(self) -> str:
+        """The metric compare, check, leaderboard, report and summaries use unless told otherwise."""
+        from mlbench.metrics import default_metric
+
+        return default_metric(self.doc)
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.doc["run"].get("metrics") or [])
+
+    @property
+    def kinds(self) -> list[str]:
+        return kinds_in(self.doc)
+
+    def per_query(self) -> dict[str, dict[str, np.ndarray]]:
+        """setting id -> {"query_ids", "groups", metric...} arrays (sidecar verified by sha256)."""
+        side = self.path.parent / self.doc["per_query"]["file"]
+        blob = _sidecar(self.path, self.doc)
+        try:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise MlbenchError(f"{side}: not a readable per-query file ({exc})") from None
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for i, s in enumerate(self.doc["settings"]):
+            prefix = f"s{i}/"
+            out[s["id"]] = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        return out
+
+
+def _sidecar(path: Path, doc: dict[str, Any]) -> bytes:
+    """The per-query file's bytes, checked against the sha256 the result file records."""
+    info = doc["per_query"]
+    side = path.parent / info["file"]
+    try:
+        blob = side.read_bytes()
+    except (OSError, ValueError):
+        raise MlbenchError(f"{path}: per-query file {side.name!r} is missing (field per_query.file)") from None
+    if hashlib.sha256(blob).hexdigest() != info["sha256"]:
+        raise MlbenchError(f"{side}: sha256 differs from the one recorded in {path.name} (field per_query.sha256)")
+    return blob
+
+
+def is_value(v: Any) -> bool:
+    """A metric value in a result file: a number or null."""
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def is_value_tree(v: Any, depth: int) -> bool:
+    """``depth`` levels of string-keyed objects ending in metric values (numbers or null)."""
+    if depth == 0:
+        return is_value(v)
+    return isinstance(v, dict) and all(isinstance(k, str) and is_value_tree(x, depth - 1) for k, x in v.items())
+
+
+def _check_doc(path: Path, doc: dict[str, Any]) -> None:
+    """The fields export, compare and the per-query reader rely on, with their types."""
+    for key in ("task", "model"):
+        if not isinstance(doc[key], dict) or not isinstance(doc[key].get("name"), str):
+            raise MlbenchError(f"{path}: field '{key}.name' is missing or not a string")
+    for key in ("run", "environment", "aggregates"):
+        if not isinstance(doc[key], dict):
+            raise MlbenchError(f"{path}: field '{key}' must be an object")
+    if not isinstance(doc["settings"], list):
+        raise MlbenchError(f"{path}: field 'settings' must be a list of objects with 'id' and 'metrics'")
+    for i, s in enumerate(doc["settings"]):
+        if not isinstance(s, dict):
+            raise MlbenchError(f"{path}: field 'settings[{i}]' must be an object")
+        for key, ok in (("id", isinstance(s.get("id"), str)), ("kind", s.get("kind") in ("mono", "cross", "multi")),
+                        ("query_lang", isinstance(s.get("query_lang"), str)), ("pool", isinstance(s.get("pool"), str)),
+                        ("n_queries", type(s.get("n_queries")) is int), ("metrics", is_value_tree(s.get("metrics"), 1))):
+            if not ok:
+                raise MlbenchError(f"{path}: field 'settings[{i}].{key}' is missing or has the wrong type")
+        try:
+            parse_setting(s["id"])
+        except MlbenchError as exc:
+            raise MlbenchError(f"{path}: field 'settings[{i}].id': {exc}") from None
+    agg = doc["aggregates"]
+    for key, depth in (("kinds", 2), ("query_langs", 3), ("multi_micro", 1)):
+        if key in agg and not is_value_tree(agg[key], depth):
+            raise MlbenchError(f"{path}: field 'aggregates.{key}' has the wrong shape")
+    rd = agg.get("rank_distance", {"macro": None})
+    if not isinstance(rd, dict) or "macro" not in rd or not is_value(rd["macro"]):
+        raise MlbenchError(f"{path}: field 'aggregates.rank_distance.macro' is missing or not a number")
+    info = doc["per_query"]
+    if not isinstance(info, dict) or not isinstance(info.get("file"), str) or not isinstance(info.get("sha256"), str):
+        raise MlbenchError(f"{path}: field 'per_query' must name the sidecar 'file' and its 'sha256'")
+    if info["file"] in ("", ".", "..") or Path(info["file"]).name != info["file"] or "\\" in info["file"]:
+        raise MlbenchError(f"{path}: field 'per_query.file' must be a file name beside the result file")
+
+
+def read_result(path: Path) -> LoadedResult:
+    """Load and validate a result file and its per-query sidecar; defects are one-line errors
+    naming file and field."""
+    path = Path(path)
+    doc = read_document(path, "json", "result file")
+    if not isinstance(doc, dict):
+        raise MlbenchError(f"{path}: a result file is a JSON object")
+    if doc.get("schema") != SCHEMA:
+        raise MlbenchError(f"{path}: field 'schema' is {doc.get('schema')!r}; this mlbench reads {SCHEMA!r}")
+    for key in REQUIRED:
+        if key not in doc:
+            raise MlbenchError(f"{path}: missing field '{key}'")
+    _check_doc(path, doc)
+    _sidecar(path, doc)
+    return LoadedResult(path, doc)
+
+
+def check_report_fields(result: LoadedResult, metric: str) -> None:
+    """The fields the report and the plots read beyond what :func:`read_result` checks; a defect is
+    a one-line :class:`MlbenchError` naming the file and the field."""
+    path, doc = result.path, result.doc
+    langs = doc["task"].get("languages")
+    if not isinstance(langs, list) or not all(isinstance(x, str) for x in langs):
+        raise MlbenchError(f"{path}: field 'task.languages' is missing or not a list of language codes")
+    metrics = doc["run"].get("metrics")
+    if not isinstance(metrics, list) or not all(isinstance(x, str) for x in metrics):
+        raise MlbenchError(f"{path}: field 'run.metrics' is missing or not a list of metric names")
+    if metric not in metrics:
+        raise MlbenchError(f"{path}: field 'run.metrics' has no {metric!r} for --metric (it has: {', '.join(metrics)})")
+    agg = doc["aggregates"]
+    for key in ("kinds", "query_langs"):
+        if key not in agg:
+            raise MlbenchError(f"{path}: missing field 'aggregates.{key}'")
+    rd = agg.get("rank_distance")
+    if rd is not None and not is_value_tree(rd.get("query_langs"), 1):
+        raise MlbenchError(f"{path}: field 'aggregates.rank_distance.query_langs' is missing or has the wrong shape")
+    bias = agg.get("language_bias")
+    if bias is None:
+        return
+    if not isinstance(bias, dict):
+        raise MlbenchError(f"{path}: field 'aggregates.language_bias' must be an object")
+    for key, value in bias.items():
+        if key == "expected_own_share" or not key.startswith("top"):
+            continue
+        if not isinstance(value, dict):
+            raise MlbenchError(f"{path}: field 'aggregates.language_bias.{key}' must be an object")
+        if not is_value_tree(value.get("matrix"), 2):
+            raise MlbenchError(f"{path}: field 'aggregates.language_bias.{key}.matrix' is missing or has the wrong shape")
+        own = value.get("own_share")
+        if not isinstance(own, dict) or not is_value(own.get("macro")) or not is_value_tree(own.get("query_langs"), 1):
+            raise MlbenchError(f"{path}: field 'aggregates.language_bias.{key}.own_share' is missing or has the wrong shape")
+    exp = bias.get("expected_own_share")
+    if not isinstance(exp, dict) or not is_value(exp.get("macro")) or not is_value_tree(exp.get("query_langs"), 1):
+        raise MlbenchError(f"{path}: field 'aggregates.language_bias.expected_own_share' is missing or has the wrong shape")
+
+
+def require_same_task(a: LoadedResult, b: LoadedResult, purpose: str) -> None:
+    """``b`` must be of the same task (name and version) as ``a``; ``purpose`` ends the error
+    ("compare needs two results of the same task")."""
+    ta, tb = a.doc["task"], b.doc["task"]
+    if ta["name"] != tb["name"]:
+        raise MlbenchError(f"{b.path}: field 'task.name' is {tb['name']!r} but {a.path} is task {ta['name']!r}; "
+                           f"{purpose}")
+    if ta.get("version") != tb.get("version"):
+        raise MlbenchError(f"{b.path}: field 'task.version' is {tb.get('version')!r} but {a.path} has "
+                           f"{ta.get('version')!r}; {purpose}")
+
+
+__all__ = ["SCHEMA", "LoadedResult", "check_report_fields", "read_result", "require_same_task", "write_result"]

@@ -1,0 +1,123 @@
+"""Retrieval backends: from a task's data and a model's scores to per-query metrics per setting.
+
+A backend is chosen per task (``--backend``; ``auto`` by the data):
+
+- ``exact`` (:mod:`mlbench.retrieval.exact`): every pool held in memory and ranked in full, so
+  every metric is exact, ``map`` and the rank distance included. The default for pools held in
+  memory (XQuAD-R, MLQA-R). A streamed pool is read into memory first (up to
+  :data:`MEMORY_POOL_LIMIT` passages per language).
+- ``topk`` (:mod:`mlbench.retrieval.topk`): pools searched with faiss (exact inner product, or an
+  IVF/HNSW index with its recall against exact search reported) over the vector stores of streamed
+  corpora, keeping the top ``depth`` per query; cut-off metrics up to the depth are exact, metrics
+  that need the full ranking are refused. The default for streamed pools (MIRACL).
+
+Both follow the tie rule of :mod:`mlbench.retrieval.ties` and return the same
+:class:`SettingResult` per setting: per-query values of every metric, the multilingual
+diagnostics (own-language share of the top, and with a full ranking the rank distance) and, when a
+run export was asked for, the top of each ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from mlbench.data.model import TaskData
+from mlbench.embedding.embed import Embeddings
+from mlbench.encoders.base import Encoder, PoolScorer
+from mlbench.errors import MlbenchError
+from mlbench.metrics import Metric
+from mlbench.options import OptionGroup
+from mlbench.task import Setting
+
+BACKENDS = ("auto", "exact", "topk")
+DEFAULT_CHUNK_ROWS = 1024  # exact backend: query rows scored at once (bounds memory)
+MEMORY_POOL_LIMIT = 1_000_000
+
+
+@dataclass
+class SettingResult:
+    setting: Setting
+    query_ids: list[str]
+    groups: list[str]  # each query's group (the paired unit across settings and runs)
+    n_left_out: int
+    per_query: dict[str, np.ndarray]  # metric -> values; multilingual settings add the diagnostics
+    top_ids: np.ndarray | None = None  # (queries, depth) candidate ids, when rankings are kept
+    top_scores: np.ndarray | None = None
+    lang_share: dict[int, dict[str, float]] = field(default_factory=dict)  # cutoff -> pool lang -> mean share of the top
+
+
+@dataclass
+class SearchOptions(OptionGroup):
+    backend: str = "auto"
+    index: str = "exact"  # topk: exact | ivf[:nlist=..,nprobe=..] | hnsw[:M=..,efConstruction=..,efSearch=..]
+    depth: int = 100  # topk: passages kept per query
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+    FLAGS: ClassVar[dict[str, str]] = {"backend": "--backend", "index": "--index", "depth": "--depth",
+                                       "chunk_rows": "--chunk-rows"}
+    APPLIES_TO: ClassVar[str] = "retrieval"
+
+    def check(self) -> None:
+        if self.backend not in BACKENDS:
+            raise MlbenchError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.depth <= 0:
+            raise MlbenchError(f"--depth must be positive, got {self.depth}")
+        if self.chunk_rows <= 0:
+            raise MlbenchError(f"--chunk-rows must be positive, got {self.chunk_rows}")
+        from mlbench.retrieval.search import parse_index
+
+        parse_index(self.index)
+
+
+@dataclass
+class Job:
+    """One task's retrieval: the data, its settings, the metrics, the model and (dense models) the
+    run's embeddings. ``keep``: ranking depth to keep per query for a run export (0: none)."""
+
+    data: TaskData
+    settings: list[Setting]
+    metrics: list[str]
+    model: Encoder | PoolScorer
+    vectors: Embeddings | None
+    keep: int = 0
+
+
+@dataclass
+class Retrieved:
+    results: list[SettingResult]
+    info: dict[str, Any]  # the result's run.search
+    timings: dict[str, float]  # seconds, by step
+
+
+class Backend(Protocol):
+    name: str
+    full_ranking: bool
+
+    def check(self, metrics: list[Metric], model: Encoder | PoolScorer | None, keep: int) -> None:
+        """Refuse, before any work, what this backend cannot give exactly."""
+
+    def prepare(self, data: TaskData) -> TaskData:
+        """The data in the form this backend reads (e.g. a streamed pool read into memory)."""
+
+    def run(self, job: Job, progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Retrieved: ...
+
+
+def choose(options: SearchOptions, in_memory: bool) -> Backend:
+    """The backend of a task: the one asked for, or by where its candidates live."""
+    from mlbench.retrieval.exact import ExactBackend
+    from mlbench.retrieval.topk import TopkBackend
+
+    name = options.backend if options.backend != "auto" else ("exact" if in_memory else "topk")
+    if name == "exact":
+        used = [flag for flag in options.given() if flag in ("--index", "--depth")]
+        if used:
+            raise MlbenchError(f"{used[0]} applies to the topk backend; this task runs on the exact backend "
+                               "(full ranking in memory; give --backend topk to search with faiss)")
+        return ExactBackend(options.chunk_rows)
+    if "--chunk-rows" in options.given():
+        raise MlbenchError("--chunk-rows applies to the exact backend, not to --backend topk")
+    return TopkBackend(options.index, options.depth)

@@ -1,0 +1,224 @@
+"""Top-k search with faiss over vector sources (corpus stores, or matrices held in memory),
+under trec_eval's tie rule.
+
+**Tie rule** (as everywhere in mlbench, :mod:`mlbench.retrieval.ties`): passages are ordered by
+score descending, then by doc id descending in byte order. The rule holds at the top-k cut too:
+when passages tie on the k-th score, the ones with the larger ids are kept.
+
+**Exact search** (default): faiss's exhaustive inner-product k-NN (``faiss.knn`` with
+``METRIC_INNER_PRODUCT``, the kernel of ``IndexFlatIP.search``) over one block of a source at a
+time (a store's chunks are memory-mapped, never the whole store), then a running merge of each block's candidates into
+the top k per query. Per block faiss is asked for k + 1 neighbours: if the (k+1)-th score is below
+the k-th, the block's top k under the tie rule is exactly its first k (whatever order faiss gave
+ties); if not, a tie crosses the cut, and the same query batch is searched again with twice as many
+neighbours until the last one scores below the k-th, so that every passage tied at the cut takes
+part in the merge. (The same batch is searched again because faiss's scores for a query can depend
+on the batch it is in, BLAS or not.) The merge sorts the current top k and the block's candidates
+by (score, doc id) and keeps the first k, so the result is the exact top k of the whole corpus.
+
+**Approximate search**: ``ivf`` (``IndexIVFFlat``, inner product; ``nlist`` lists, default
+about 4·sqrt(N) and at most N/39 so that k-means has 39 points per list; trained on
+min(N, max(39·nlist, min(100000, 256·nlist))) evenly spaced vectors; ``nprobe`` default 16) or ``hnsw``
+(``IndexHNSWFlat``, inner product; ``M`` 32, ``efConstruction`` 40, ``efSearch`` 128, never below
+k). The index holds every vector in memory (N·d·4 bytes plus the lists or the graph) and is built
+per run, never stored. Its candidates are re-ordered by the tie rule (faiss gives no tie order);
+ties beyond what it returned cannot be seen. ``recall_vs_exact`` measures it against exact search.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlbench.embedding.store import MemoryVectors, VectorStore
+from mlbench.errors import MlbenchError
+
+Source = VectorStore | MemoryVectors
+DEFAULT_BLOCK_ROWS = 65536
+INDEX_KINDS = ("exact", "ivf", "hnsw")
+INDEX_PARAMS = {"exact": (), "ivf": ("nlist", "nprobe"), "hnsw": ("M", "efConstruction", "efSearch")}
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    kind: str = "exact"
+    params: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return self.kind + (":" + ",".join(f"{k}={v}" for k, v in self.params.items()) if self.params else "")
+
+
+def parse_index(text: str | None) -> IndexSpec:
+    """``exact`` | ``ivf`` | ``hnsw``, optionally with parameters: ``ivf:nlist=1024,nprobe=32``,
+    ``hnsw:M=32,efSearch=256``."""
+    text = (text or "exact").strip()
+    kind, _, rest = text.partition(":")
+    if kind not in INDEX_KINDS:
+        raise MlbenchError(f"--index {text!r}: the kind must be one of {', '.join(INDEX_KINDS)}")
+    params: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key not in INDEX_PARAMS[kind]:
+            known = ", ".join(INDEX_PARAMS[kind]) or "none"
+            raise MlbenchError(f"--index {text!r}: {part!r} is not a parameter of {kind} (parameters: {known}; form key=value)")
+        try:
+            number = int(value)
+        except ValueError:
+            raise MlbenchError(f"--index {text!r}: {key} must be a positive integer, got {value!r}") from None
+        if number <= 0:
+            raise MlbenchError(f"--index {text!r}: {key} must be a positive integer, got {value!r}")
+        params[key] = number
+    return IndexSpec(kind, params)
+
+
+class TopK:
+    """The best k (score, doc id) per query so far, under the tie rule. Unfilled slots hold
+    -inf and the empty id (real scores are finite, so they always rank below real passages)."""
+
+    def __init__(self, n_queries: int, k: int) -> None:
+        self.k = k
+        self.scores = np.full((n_queries, k), -np.inf, dtype=np.float32)
+        self.ids = np.zeros((n_queries, k), dtype="S1")
+        self.seen = 0  # passages offered so far (the same for every query)
+
+    def merge(self, scores: np.ndarray, ids: np.ndarray, offered: int) -> None:
+        """Candidates of ``offered`` more passages; (queries, m) scores and ids, -inf where none."""
+        s = np.concatenate([self.scores, scores.astype(np.float32, copy=False)], axis=1)
+        i = np.concatenate([self.ids, ids], axis=1)
+        order = np.lexsort((i, s), axis=1)[:, ::-1][:, : self.k]  # ascending (score, id), reversed
+        self.scores = np.take_along_axis(s, order, axis=1)
+        self.ids = np.take_along_axis(i, order, axis=1)
+        self.seen += offered
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids as str) with min(k, passages seen) columns."""
+        n = min(self.k, self.seen)
+        ids = np.char.decode(self.ids[:, :n], "utf-8") if n else np.zeros((len(self.ids), 0), dtype=str)
+        return self.scores[:, :n], ids
+
+
+def _block_knn(queries: np.ndarray, vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows) of every block passage that can be in a query's top k under the tie rule:
+    the k best, plus all those tied with the k-th; other slots -inf / -1."""
+    faiss = _faiss()
+    n = vecs.shape[0]
+    kb = min(n, k + 1)
+    while True:
+        dist, rows = faiss.knn(queries, vecs, kb, metric=faiss.METRIC_INNER_PRODUCT)
+        if kb == n or kb <= k:
+            break
+        kth = dist[:, k - 1]
+        if not (dist[:, kb - 1] >= kth).any():  # for every query the last one is below the k-th
+            break
+        kb = min(n, kb * 2)
+    if kb > k:
+        keep = dist >= dist[:, k - 1: k]
+        dist = np.where(keep, dist, -np.inf).astype(np.float32)
+        rows = np.where(keep, rows, -1)
+    return dist, rows
+
+
+def _prefixed(ids: np.ndarray, prefix: bytes) -> np.ndarray:
+    if not prefix:
+        return ids
+    return np.char.add(np.array(prefix, dtype=f"S{len(prefix)}"), ids)
+
+
+def exact_search(queries: np.ndarray, stores: Sequence[tuple[bytes, Source]], k: int,
+                 block_rows: int = DEFAULT_BLOCK_ROWS) -> TopK:
+    """Exact top k of ``queries`` (float32, (n, d)) over the union of the stores; each store's doc
+    ids get its prefix (``b""`` for one language, ``b"de/"`` in a multilingual pool)."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    top = TopK(len(queries), k)
+    for prefix, store in stores:
+        for _, ids, vecs in store.blocks(block_rows):
+            if len(queries) == 0:
+                top.seen += len(ids)
+                continue
+            dist, rows = _block_knn(queries, vecs, k)
+            del vecs
+            cand = np.where(rows >= 0, _prefixed(ids, prefix)[np.maximum(rows, 0)], b"")
+            top.merge(dist, cand, len(ids))
+    return top
+
+
+class ApproxIndex:
+    """An IVF or HNSW index over one vector source, in memory."""
+
+    def __init__(self, store: Source, spec: IndexSpec, k: int) -> None:
+        faiss = _faiss()
+        self.store, self.spec = store, spec
+        n, d = store.rows, store.dim or 0
+        self.params: dict[str, int] = {}
+        if spec.kind == "ivf":
+            nlist = spec.params.get("nlist") or max(1, min(int(4 * math.sqrt(max(n, 1))), n // 39))
+            if nlist > max(n, 1):
+                raise MlbenchError(f"--index {spec.describe()}: nlist {nlist} exceeds the {n} passages of {store.label}")
+            nprobe = min(spec.params.get("nprobe", 16), nlist)
+            quantizer = faiss.IndexFlatIP(d)
+            index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+            n_train = min(n, max(39 * nlist, min(100_000, 256 * nlist)))
+            index.train(_rows(store, np.unique(np.linspace(0, n - 1, n_train).astype(np.int64))))
+            index.nprobe = nprobe
+            self.quantizer = quantizer  # keep it alive as long as the index
+            self.params = {"nlist": nlist, "nprobe": nprobe, "train_rows": int(n_train)}
+        elif spec.kind == "hnsw":
+            m = spec.params.get("M", 32)
+            index = faiss.IndexHNSWFlat(d, m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = spec.params.get("efConstruction", 40)
+            index.hnsw.efSearch = max(spec.params.get("efSearch", 128), k)
+            self.params = {"M": m, "efConstruction": int(index.hnsw.efConstruction), "efSearch": int(index.hnsw.efSearch)}
+        else:
+            raise ValueError(spec.kind)
+        for _, _, vecs in store.blocks(0):  # a store's chunks one at a time
+            index.add(np.ascontiguousarray(vecs))
+            del vecs
+        self.index = index
+
+    def search(self, queries: np.ndarray, k: int, prefix: bytes = b"") -> tuple[np.ndarray, np.ndarray]:
+        dist, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.store.rows))
+        ok = rows >= 0
+        ids = np.where(ok, _prefixed(self.store.ids_at(np.maximum(rows, 0)), prefix), b"")
+        return np.where(ok, dist, -np.inf).astype(np.float32), ids
+
+
+def _rows(store: Source, rows: np.ndarray) -> np.ndarray:
+    """Vectors of sorted global rows, read block by block."""
+    out = np.empty((len(rows), store.dim or 0), dtype=np.float32)
+    at = 0
+    for offset, ids, vecs in store.blocks(0):
+        sel = rows[(rows >= offset) & (rows < offset + len(ids))] - offset
+        if len(sel):
+            out[at: at + len(sel)] = vecs[sel]
+            at += len(sel)
+        del vecs
+    return out
+
+
+def approx_search(queries: np.ndarray, indexes: Sequence[tuple[bytes, ApproxIndex]], k: int) -> TopK:
+    top = TopK(len(queries), k)
+    for prefix, index in indexes:
+        if len(queries) == 0 or index.store.rows == 0:
+            top.seen += index.store.rows
+            continue
+        dist, ids = index.search(queries, k, prefix)
+        top.merge(dist, ids, index.store.rows)
+    return top
+
+
+def recall_vs(approx_ids: np.ndarray, exact_ids: np.ndarray) -> np.ndarray:
+    """Per query: share of the exact top k that the approximate top k holds."""
+    out = np.zeros(len(exact_ids))
+    for q, (a, e) in enumerate(zip(approx_ids, exact_ids)):
+        out[q] = len(set(a.tolist()) & set(e.tolist())) / len(e) if len(e) else 1.0
+    return out

@@ -1,0 +1,66 @@
+"""Retrieval settings: which query language searches which pool.
+
+One id scheme everywhere (results, exports, CLI): ``{query_lang}>{pool}`` where pool is a
+language (``de>de`` monolingual, ``de>en`` cross-lingual) or ``*``, the union of every language of
+the run (``de>*`` multilingual). A query with no relevant candidate in a setting's pool is left out
+of that setting, and the count left out is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlbench.errors import MlbenchError
+from mlbench.task.spec import KINDS
+
+ALL = "*"
+
+
+@dataclass(frozen=True)
+class Setting:
+    query_lang: str
+    pool: str  # a language code or "*"
+
+    @property
+    def id(self) -> str:
+        return f"{self.query_lang}>{self.pool}"
+
+    @property
+    def kind(self) -> str:
+        if self.pool == ALL:
+            return "multi"
+        return "mono" if self.pool == self.query_lang else "cross"
+
+    def pool_langs(self, langs: tuple[str, ...]) -> tuple[str, ...]:
+        return langs if self.pool == ALL else (self.pool,)
+
+
+def parse_setting(text: str) -> Setting:
+    q, sep, p = text.partition(">")
+    if not sep or not q or not p:
+        raise MlbenchError(f"setting id {text!r} is not of the form QUERY_LANG>POOL (e.g. de>en, de>*)")
+    return Setting(q, p)
+
+
+def parse_kinds(text: str | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    if not text:
+        return allowed
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    for k in kinds:
+        if k not in KINDS:
+            raise MlbenchError(f"--kinds: unknown kind {k!r} (known: {', '.join(KINDS)})")
+        if k not in allowed:
+            raise MlbenchError(f"--kinds: kind {k!r} is not defined for this task (defined: {', '.join(allowed)})")
+    return kinds
+
+
+def enumerate_settings(langs: tuple[str, ...], kinds: tuple[str, ...]) -> list[Setting]:
+    out: list[Setting] = []
+    for q in langs:
+        if "mono" in kinds:
+            out.append(Setting(q, q))
+        if "cross" in kinds:
+            out.extend(Setting(q, p) for p in langs if p != q)
+        if "multi" in kinds:
+            out.append(Setting(q, ALL))
+    return out

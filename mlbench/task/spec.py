@@ -1,0 +1,196 @@
+"""Declarative task files (``tasks/*.toml``) and where they are found.
+
+A task file says *what* a benchmark is (languages, data source pinned by sha256, format adapter,
+metrics, settings); the code only knows *how* to read a format. Task files come from three places,
+later ones overriding earlier ones by name: the files installed with mlbench, packages registered
+under the entry-point group ``mlbench.tasks`` (every ``*.toml`` in the named package's folder),
+and folders given with ``--tasks-dir``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from mlbench.errors import MlbenchError
+from mlbench.files import read_document
+
+KINDS = ("mono", "cross", "multi")
+DEFAULT_TASK = "xquad-r"  # what `mlbench run` evaluates when no task is named (shipped, offline)
+SOURCE_TYPES = ("files", "ir_datasets")
+SCHEMA = 1
+# names and language codes end up in file names, setting ids ("de>*") and paths: keep them plain
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class Source:
+    type: str
+    url: str = ""  # with {lang}; pinned to a commit
+    path: str = ""  # relative layout under a data folder, with {lang}
+    packaged: bool = False  # an xz copy ships in mlbench/data/embedded/{path}.xz
+    sha256: dict[str, str] = field(default_factory=dict)
+    dataset: str = ""  # ir_datasets id pattern, with {lang}
+
+    def describe(self) -> str:
+        if self.type == "ir_datasets":
+            return f"ir_datasets:{self.dataset}"
+        return "embedded" if self.packaged else "download (pinned)"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    version: str
+    title: str
+    description: str
+    format: str
+    languages: tuple[str, ...]
+    kinds: tuple[str, ...]
+    metrics: tuple[str, ...]
+    main_metric: str
+    source: Source
+    licence: str
+    citation: str
+    file: Path
+
+    def check_langs(self, langs: list[str] | None) -> tuple[str, ...]:
+        """Validate a language selection against this task (None: all)."""
+        if not langs:
+            return self.languages
+        unknown = [lang for lang in langs if lang not in self.languages]
+        if unknown:
+            raise MlbenchError(
+                f"unknown language {unknown[0]!r} for task {self.name} "
+                f"(languages: {', '.join(self.languages)})"
+            )
+        return tuple(lang for lang in self.languages if lang in set(langs))
+
+
+def _field(data: dict[str, Any], key: str, typ: type, file: Path, default: Any = ...) -> Any:
+    if key not in data:
+        if default is ...:
+            raise MlbenchError(f"{file}: missing field '{key}'")
+        return default
+    value = data[key]
+    if not isinstance(value, typ) or (typ is list and not all(isinstance(v, str) for v in value)):
+        raise MlbenchError(f"{file}: field '{key}' must be {typ.__name__}, got {value!r}")
+    return value
+
+
+def parse_task_file(file: Path) -> TaskSpec:
+    """Read and validate one task file; any defect is a one-line error naming file and field."""
+    file = Path(file)
+    data = read_document(file, "toml", "task file")
+    schema = data.get("schema", SCHEMA)
+    if schema != SCHEMA:
+        raise MlbenchError(f"{file}: field 'schema' is {schema!r}; this mlbench reads {SCHEMA}")
+    name = _field(data, "name", str, file)
+    if not _NAME.fullmatch(name):
+        raise MlbenchError(f"{file}: field 'name' {name!r} must be letters, digits, '.', '_' or '-'")
+    languages = tuple(_field(data, "languages", list, file))
+    if not languages or len(set(languages)) != len(languages):
+        raise MlbenchError(f"{file}: field 'languages' must be a non-empty list without repeats")
+    bad = [lang for lang in languages if not _NAME.fullmatch(lang)]
+    if bad:
+        raise MlbenchError(f"{file}: field 'languages' has {bad[0]!r}; a language code is letters, digits, '.', '_' or '-'")
+    kinds = tuple(_field(data, "kinds", list, file, ["mono"]))
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise MlbenchError(f"{file}: field 'kinds' has unknown kind {bad[0]!r} (known: {', '.join(KINDS)})")
+    metrics = tuple(_field(data, "metrics", list, file))
+    from mlbench.metrics import parse_metrics
+
+    try:
+        parse_metrics(list(metrics))
+    except MlbenchError as exc:
+        raise MlbenchError(f"{file}: field 'metrics': {exc}") from None
+    main_metric = _field(data, "main_metric", str, file, metrics[0] if metrics else "map")
+    if main_metric not in metrics:
+        raise MlbenchError(f"{file}: field 'main_metric' {main_metric!r} is not among 'metrics'")
+    raw = _field(data, "source", dict, file)
+    stype = _field(raw, "type", str, file)
+    if stype not in SOURCE_TYPES:
+        raise MlbenchError(f"{file}: field 'source.type' {stype!r} is not one of {', '.join(SOURCE_TYPES)}")
+    sha = _field(raw, "sha256", dict, file, {})
+    if stype == "files":
+        missing = [lang for lang in languages if lang not in sha]
+        if missing:
+            raise MlbenchError(f"{file}: field 'source.sha256' has no entry for language {missing[0]!r}")
+        for lang, digest in sha.items():
+            if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+                raise MlbenchError(f"{file}: field 'source.sha256.{lang}' is not a sha256 hex digest")
+    source = Source(
+        type=stype,
+        url=_field(raw, "url", str, file, ""),
+        path=_field(raw, "path", str, file, "" if stype != "files" else ...),
+        packaged=_field(raw, "packaged", bool, file, False),
+        sha256=dict(sha),
+        dataset=_field(raw, "dataset", str, file, "" if stype != "ir_datasets" else ...),
+    )
+    for key in ("url", "path", "dataset"):
+        try:
+            filled = [getattr(source, key).format(lang=lang) for lang in languages]
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+            raise MlbenchError(f"{file}: field 'source.{key}' may only use the placeholder {{lang}} ({type(exc).__name__}: {exc})") from None
+        if key == "path" and any(Path(rel).is_absolute() or ".." in Path(rel).parts for rel in filled):
+            raise MlbenchError(f"{file}: field 'source.path' must be relative, without '..'")
+    return TaskSpec(
+        name=name,
+        version=str(_field(data, "version", str, file)),
+        title=_field(data, "title", str, file, name),
+        description=_field(data, "description", str, file, ""),
+        format=_field(data, "format", str, file),
+        languages=languages,
+        kinds=kinds,
+        metrics=metrics,
+        main_metric=main_metric,
+        source=source,
+        licence=_field(data, "licence", str, file, ""),
+        citation=_field(data, "citation", str, file, ""),
+        file=file,
+    )
+
+
+def builtin_tasks_dir() -> Path:
+    """Installed wheels carry ``mlbench/tasks``; a source checkout has ``tasks/`` beside the package."""
+    installed = Path(str(resources.files("mlbench"))) / "tasks"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "tasks"
+
+
+def _entry_point_dirs() -> list[Path]:
+    dirs = []
+    for ep in metadata.entry_points(group="mlbench.tasks"):
+        try:
+            dirs.append(Path(str(resources.files(ep.value))))
+        except (ModuleNotFoundError, TypeError) as exc:
+            raise MlbenchError(f"entry point mlbench.tasks:{ep.name} = {ep.value!r} cannot be loaded ({exc})") from None
+    return dirs
+
+
+def discover(tasks_dirs: list[Path] | None = None) -> dict[str, TaskSpec]:
+    """All task specs by name: built-in, then entry points, then ``--tasks-dir`` folders."""
+    found: dict[str, TaskSpec] = {}
+    folders = [builtin_tasks_dir(), *_entry_point_dirs()]
+    for extra in tasks_dirs or []:
+        extra = Path(extra)
+        if not extra.is_dir():
+            raise MlbenchError(f"--tasks-dir {extra}: not a folder")
+        folders.append(extra)
+    for folder in folders:
+        for file in sorted(folder.glob("*.toml")):
+            spec = parse_task_file(file)
+            found[spec.name] = spec
+    return found
+
+
+def get_task(name: str, tasks_dirs: list[Path] | None = None) -> TaskSpec:
+    tasks = discover(tasks_dirs)
+    if name not in tasks:
+        raise MlbenchError(f"unknown task {name!r} (known: {', '.join(sorted(tasks))})")
+    return tasks[name]

@@ -1,0 +1,55 @@
+"""Real encoders with one thing changed, loaded by the command line through ``--model
+plugins:FACTORY`` (tests put this folder on PYTHONPATH):
+
+- ``plugins:degraded``: the real use-m3 embeddings plus deterministic noise (seeded by each text),
+  a checkpoint that got worse, for the regression-gate tests;
+- ``plugins:slow``: use-m3 that takes ``delay`` seconds more per batch and describes itself as
+  use-m3 (same cache), so that a run can be interrupted at a known point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+
+from mlbench.encoders.usem3 import create as usem3
+
+
+class Noisy:
+    def __init__(self, scale: float) -> None:
+        self.inner = usem3()
+        self.scale = float(scale)
+        self.name = f"use-m3+noise{self.scale:g}"
+
+    def describe(self) -> dict:
+        return {**self.inner.describe(), "name": self.name, "noise": self.scale}
+
+    def encode(self, texts, kind, lang):
+        emb = self.inner.encode(texts, kind, lang)
+        noise = np.stack([np.random.default_rng(int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little"))
+                          .standard_normal(emb.shape[1]) for t in texts])
+        return (emb + self.scale * noise / np.sqrt(emb.shape[1])).astype(np.float32)
+
+
+class Slow:
+    def __init__(self, delay: float) -> None:
+        self.inner = usem3()
+        self.name, self.delay = self.inner.name, float(delay)
+        self.batch_tokens, self.max_batch = self.inner.batch_tokens, self.inner.max_batch
+
+    def describe(self) -> dict:
+        return self.inner.describe()
+
+    def encode(self, texts, kind, lang):
+        time.sleep(self.delay)
+        return self.inner.encode(texts, kind, lang)
+
+
+def degraded(scale: float = 1.0) -> Noisy:
+    return Noisy(scale)
+
+
+def slow(delay: float = 0.3) -> Slow:
+    return Slow(delay)
