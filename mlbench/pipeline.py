@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlbench.data.corpus import CorpusOptions
+from mlbench.data.corpus import CorpusOptions, pool_spec
+from mlbench.data.irds import DOC_TEXT
 from mlbench.data.lareqa import LareqaOptions
 from mlbench.data.loaders import LoadRequest, get_loader, load, request
 from mlbench.embedding.embed import embed
 from mlbench.embedding.store import DEFAULT_CHUNK_ROWS
 from mlbench.encoders.base import Encoder, PoolScorer
 from mlbench.encoders.checkpoint import checkpoint_metadata
-from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, load_model
+from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, check_spec, load_model
 from mlbench.errors import MlbenchError
 from mlbench.metrics import Metric, parse_metrics
 from mlbench.results.document import RunFacts, build_document
@@ -72,10 +73,25 @@ class RunConfig:
 class TaskPlan:
     spec: TaskSpec
     request: LoadRequest
-    kinds: tuple[str, ...]  # None-free: the kinds asked for (the data may support fewer)
+    kinds: tuple[str, ...]  # the kinds of the settings the run will have
     metrics: list[Metric]
     main_metric: str
     backend: Backend
+
+    @property
+    def slice(self) -> dict[str, Any]:
+        """The slice the result will record (:func:`mlbench.results.files.slice_of`), known before
+        any work, so that a run can be refused as unlike a leaderboard before it encodes."""
+        opts = self.request.options
+        lareqa, corpus = isinstance(opts, LareqaOptions), isinstance(opts, CorpusOptions)
+        pool = None
+        if corpus and (opts.pool_subset is not None or opts.pool_docids is not None):
+            pool = pool_spec(opts.pool_subset, opts.pool_docids).describe()
+        kinds = sorted({s.kind for s in enumerate_settings(self.request.langs, self.kinds)})
+        return {"task": self.spec.name, "version": self.spec.version, "languages": list(self.request.langs),
+                "kinds": kinds, "max_articles": opts.max_articles if lareqa else None,
+                "max_queries": self.request.max_queries, "split": opts.split if corpus else None, "pool": pool,
+                "candidate_text": opts.candidate_text if lareqa else DOC_TEXT if corpus else None}
 
 
 @dataclass
@@ -121,13 +137,17 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
         backend.check(metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
         kinds = parse_kinds(cfg.kinds, spec.kinds + _extra_kinds(cfg, spec, req))
         plans.append(TaskPlan(spec, req, kinds, metrics, main, backend))
+    if model is None:
+        check_spec(cfg.model)
     local = Path(cfg.model) if Path(cfg.model).is_dir() else None
     return Plan(plans, checkpoint_metadata(local, cfg.sampling, cfg.base_model, cfg.step))
 
 
 def _extra_kinds(cfg: RunConfig, spec: TaskSpec, req: LoadRequest) -> tuple[str, ...]:
-    """Kinds a loader option adds (MIRACL's documented extra, the pool of all languages)."""
-    if isinstance(req.options, CorpusOptions) and req.options.multi_pool and "multi" not in spec.kinds:
+    """Kinds a loader option adds (MIRACL's documented extra, the pool of all languages, which
+    needs two languages or more)."""
+    if isinstance(req.options, CorpusOptions) and req.options.multi_pool and "multi" not in spec.kinds \
+            and len(req.langs) > 1:
         return ("multi",)
     return ()
 

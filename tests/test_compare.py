@@ -16,6 +16,17 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from mlbench.analysis.compare import compare
+from mlbench.analysis.significance import (
+    adjust,
+    bootstrap_ci,
+    bootstrap_test,
+    cohens_d,
+    paired_test,
+    randomization_test,
+    reachable,
+    smallest_p,
+    t_test,
+)
 from mlbench.cli import app
 from mlbench.data import load_task
 from mlbench.data.lareqa import LareqaOptions
@@ -24,15 +35,6 @@ from mlbench.pipeline import RunConfig, run
 from mlbench.render.comparison import render
 from mlbench.results.files import read_result
 from mlbench.task import get_task
-from mlbench.analysis.significance import (
-    adjust,
-    bootstrap_ci,
-    bootstrap_test,
-    cohens_d,
-    paired_test,
-    randomization_test,
-    t_test,
-)
 
 LANGS = ["de", "en", "zh"]
 ARTICLES = 4
@@ -66,6 +68,14 @@ def env(tmp_path_factory):
                             mono=_run(root, "mono", spec="bm25", kinds="mono"),
                             fewer=_run(root, "fewer", spec="bm25", max_queries=20))
     paths.mlqa = _relabelled(paths.b, root / "mlqa", "mlqa-r")
+    paths.other_queries = _relabelled(paths.b, root / "other", "xquad-r")
+    edit = json.loads(paths.other_queries.read_text())
+    side = paths.other_queries.parent / edit["per_query"]["file"]
+    arrays = dict(np.load(side))
+    arrays["s0/query_ids"] = np.asarray([q + "x" for q in arrays["s0/query_ids"].tolist()])
+    np.savez_compressed(side, **arrays)
+    edit["per_query"]["sha256"] = hashlib.sha256(side.read_bytes()).hexdigest()
+    paths.other_queries.write_text(json.dumps(edit))
     return SimpleNamespace(root=root, paths=paths, a=read_result(paths.a), b=read_result(paths.b))
 
 
@@ -214,6 +224,35 @@ def test_use_m3_vs_bm25_report(report):
     assert own.mean_b > 0.9 and own.marker == "▼"  # BM25's top-10 is 93% own language (expected 1/3)
 
 
+def test_results_of_other_languages_or_kinds_are_compared_on_what_they_share(env, tmp_path):
+    """Settings both hold are compared, with a note; multilingual pools of other languages are not
+    the same pool, so those settings are left out."""
+    rep = compare(env.a, read_result(env.paths.mono), n_permutations=2000)
+    assert [r.id for r in rep.settings] == ["de>de", "en>en", "zh>zh"]
+    assert any("compared on the 3 settings both results hold" in n and "only in xquad-r--use-m3.json: de>en" in n
+               for n in rep.notes)
+    (two,) = run(RunConfig(model="bm25", out_dir=tmp_path / "two", tasks=["xquad-r"], langs=["de", "en"],
+                           lareqa=LareqaOptions(max_articles=ARTICLES), cache_dir=tmp_path / "cache"))
+    rep = compare(env.b, read_result(two.path), n_permutations=2000)
+    assert {r.id for r in rep.settings} == {"de>de", "de>en", "en>de", "en>en"}
+    assert any("2 multilingual settings left out: their pools differ (languages de,en,zh vs de,en)" in n for n in rep.notes)
+    assert all(r.delta == 0 for r in rep.settings)  # the same BM25 on the same one-language pools
+    text = render(rep, "table")
+    assert "multilingual settings left out" in text
+
+
+def test_resamples_follow_the_number_of_tests(env):
+    """Left to choose, the number of permutations lets every family reach alpha; the smallest
+    adjusted p each family can reach is reported."""
+    rep = compare(env.a, env.b, alpha=0.001)
+    assert rep.n_permutations == 20 * 12 / 0.001 == 240000
+    assert rep.reachable["settings"] == pytest.approx(12 * 2 / 240001) and rep.reachable["settings"] <= 0.001 / 10
+    assert "smallest reachable adjusted p: settings 0.0001, aggregates" in rep.procedure()
+    assert compare(env.a, env.b).n_permutations == 10000  # the default floor
+    assert reachable({"settings": [1190] * 132}, "randomization", "holm", 0.05, None)[0] == 52800
+    assert smallest_p("randomization", 5, 10000) == 2 / 32 and smallest_p("t", 5, 10) == 0.0
+
+
 def test_family_per_kind(env):
     rep = compare(env.a, env.b, family="kind", n_permutations=500)
     assert rep.families == {"mono settings": 3, "cross settings": 6, "multi settings": 3, "aggregates": 6}
@@ -238,6 +277,11 @@ def test_cli_three_formats_and_out(env, tmp_path):
                  "rank_distance (lower is better)", "2 wins, 1 tie, 9 losses", "▼", "▲"):
         assert text in table.stdout, text
 
+    # 1000 permutations cannot reach alpha 0.01 over 12 settings (12 * 2 / 1001 = 0.024): refused
+    refused = _cli(a, b, *common, "--correction", "bh", "--alpha", "0.01")
+    assert refused.exit_code == 2 and "--permutations 1000: with 12 tests in family 'settings'" in refused.stderr
+    assert "smallest reachable adjusted p is 0.024 > alpha 0.01" in refused.stderr and "24000 or more" in refused.stderr
+    common = ["--permutations", "3000", "--seed", "3"]
     md = _cli(a, b, *common, "--format", "markdown", "--correction", "bh", "--alpha", "0.01")
     assert md.exit_code == 0, md.stderr
     lines = md.stdout.splitlines()
@@ -254,14 +298,14 @@ def test_cli_three_formats_and_out(env, tmp_path):
     doc = json.loads(js.stdout)
     assert (doc["test"], doc["correction"], doc["alpha"]) == ("t", "bonferroni", 0.05)
     assert "paired t-test" in doc["procedure"] and "Bonferroni" in doc["procedure"]
-    api = compare(env.a, env.b, test="t", correction="bonferroni", n_permutations=1000, seed=3)
+    api = compare(env.a, env.b, test="t", correction="bonferroni", n_permutations=3000, seed=3)
     assert [r["p_adjusted"] for r in doc["settings"]] == [r.p_adjusted for r in api.settings]
     assert doc["summary"]["all"] == {"wins": 2, "ties": 1, "losses": 9}
 
     out = tmp_path / "sub" / "cmp.md"
     written = _cli(a, b, *common, "--format", "markdown", "--out", str(out))
     assert written.exit_code == 0 and written.stdout == ""
-    assert out.read_text(encoding="utf-8") == render(compare(env.a, env.b, n_permutations=1000, seed=3), "markdown")
+    assert out.read_text(encoding="utf-8") == render(compare(env.a, env.b, n_permutations=3000, seed=3), "markdown")
     assert not [p for p in out.parent.iterdir() if p.name != "cmp.md"]  # no temporary left behind
 
 
@@ -273,20 +317,22 @@ def test_mlbench_compare_command_line(env):
     assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1 and "is 'mlqa-r'" in bad.stderr
 
 
-@pytest.mark.parametrize("case", ["task", "settings", "queries", "metric", "test", "correction", "alpha", "format",
-                                  "missing"])
+@pytest.mark.parametrize("case", ["task", "slice", "queries", "metric", "test", "correction", "alpha", "format",
+                                  "missing", "permutations"])
 def test_cli_errors_are_one_line_exit_2(env, case):
     p = env.paths
     args, expect = {
         "task": ([p.a, p.mlqa], [str(p.mlqa), "is 'mlqa-r'", str(p.a), "'xquad-r'"]),
-        "settings": ([p.a, p.mono], [str(p.mono), "settings differ", "only in xquad-r--use-m3.json: de>en"]),
-        "queries": ([p.a, p.fewer], [str(p.fewer), "setting de>de has different queries", "20 vs 135 queries"]),
+        "slice": ([p.a, p.fewer], [str(p.fewer), "not the same slice of xquad-r", "max_queries none vs 20"]),
+        "queries": ([p.a, p.other_queries], [str(p.other_queries), "setting de>de has different queries"]),
         "metric": ([p.a, p.b, "--metric", "recall@3"], ["--metric 'recall@3'", str(p.a), "map, recall@1"]),
         "test": ([p.a, p.b, "--test", "wilcoxon"], ["--test 'wilcoxon' is not one of randomization, t, bootstrap"]),
         "correction": ([p.a, p.b, "--correction", "fdr"], ["--correction 'fdr' is not one of"]),
         "alpha": ([p.a, p.b, "--alpha", "1.5"], ["--alpha must be in (0, 1), got 1.5"]),
         "format": ([p.a, p.b, "--format", "html"], ["--format 'html' is not one of table, markdown, json"]),
         "missing": ([p.a, env.root / "nope.json"], ["nope.json: cannot read result file"]),
+        "permutations": ([p.a, p.b, "--permutations", "100"], ["--permutations 100: with 12 tests",
+                                                                "give --permutations 4800 or more"]),
     }[case]
     res = _cli(*map(str, args))
     assert res.exit_code == 2 and res.stdout == ""

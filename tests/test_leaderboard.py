@@ -110,10 +110,13 @@ def test_run_placed_among_a_board(reproduced, tmp_path):
     assert f"this run ranks {new.position} of {len(st.ranks)}" in r.stdout
     text = markdown([st])
     assert "**use-m3 (this run)**" in text
-    # a run whose queries differ from the entries' cannot be placed: one line, exit 2
+    # a run of another slice than the entries' cannot be placed: one line, exit 2, before any encoding
     r = run_cli("run", "-m", "bm25", "--langs", "de,zh", "--max-queries", "10", "-o", str(tmp_path / "o2"),
                 "--compare-to", str(board_dir))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "different queries" in r.stderr, r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "is another slice of xquad-r than this run (max_queries 25 vs 10" in r.stderr and not (tmp_path / "o2").exists()
+    r = run_cli("run", "-m", "bm25", "--langs", "de", "-o", str(tmp_path / "o3"), "--compare-to", str(BOARD))
+    assert r.returncode == 2 and "languages ar,de,el,en,es,hi,ru,th,tr,vi,zh vs de" in r.stderr, r.stderr
 
 
 def _copy_board(tmp_path: Path) -> Path:

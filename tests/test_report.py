@@ -197,7 +197,7 @@ def test_mono_only_run_degrades_with_reasons(env, tmp_path):
     r = run_cli("plot", str(env.paths.mono), "-o", str(tmp_path / "plots"))
     assert r.returncode == 0, r.stderr
     assert "rankdist: left out — the run has no multilingual settings" in r.stdout
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["heatmap.png", "heatmap.svg"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["xquad-r--bm25.heatmap.png", "xquad-r--bm25.heatmap.svg"]
 
 
 def test_write_plots_writes_png_and_svg(env, tmp_path):

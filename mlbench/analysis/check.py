@@ -19,6 +19,7 @@ error (exit 2), never a pass.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,9 @@ from typing import Any
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document
 from mlbench.metrics import metric as metric_of
-from mlbench.results.files import LoadedResult
+from mlbench.results.files import LoadedResult, differences, encoder_settings, slice_of
 
-EXPECTED_SCHEMA = 1
+EXPECTED_SCHEMA = 2  # 2 pins the slice and encoder settings; files of schema 1 (rules only) are still read
 DEFAULT_TOL = {"aggregate": 0.01, "setting": 0.03}
 RANK_DISTANCE_TOL = 0.05  # relative: 5% of the reference rank distance
 
@@ -104,11 +105,39 @@ def direction_of(metric: str) -> str:
 
 # ---------------------------------------------------------------- expected-scores files
 
-def read_expected(path: Path, task: str) -> list[Rule]:
+@dataclass
+class Expected:
+    """An expected-scores file of one task: its rules, and (schema 2) the slice and encoder settings
+    they were pinned on (None: not pinned)."""
+
+    path: Path
+    rules: list[Rule]
+    slice: dict[str, Any] | None = None
+    encoder: dict[str, Any] | None = None
+
+    def check_like(self, result: LoadedResult) -> None:
+        """Refuse a result of another slice or other encoder settings than the pinned ones."""
+        self.check_slice(slice_of(result.doc), str(result.path))
+        self._refuse(self.encoder, encoder_settings(result.doc), "encoder settings", str(result.path))
+
+    def check_slice(self, actual: dict[str, Any], what: str) -> None:
+        """Refuse another slice than the pinned one (also a planned one, before any encoding)."""
+        self._refuse(self.slice, actual, "slice", what)
+
+    def _refuse(self, pinned: dict[str, Any] | None, actual: dict[str, Any], what: str, who: str) -> None:
+        if pinned is None:
+            return
+        diff = differences(pinned, {k: v for k, v in actual.items() if v is not None})
+        if diff:
+            raise MlbenchError(f"{who}: not the {what} the expectations in {self.path} were pinned on "
+                               f"({'; '.join(diff)}, pinned vs this result)")
+
+
+def read_expected(path: Path, task: str) -> Expected:
     path = Path(path)
     data = read_document(path, "toml", "expected-scores file")
-    if data.get("schema") != EXPECTED_SCHEMA:
-        raise MlbenchError(f"{path}: field 'schema' is {data.get('schema')!r}; this mlbench reads {EXPECTED_SCHEMA}")
+    if data.get("schema") not in (1, EXPECTED_SCHEMA):
+        raise MlbenchError(f"{path}: field 'schema' is {data.get('schema')!r}; this mlbench reads 1 and {EXPECTED_SCHEMA}")
     tasks = data.get("task")
     if not isinstance(tasks, dict) or not tasks:
         raise MlbenchError(f"{path}: no [task.NAME] tables")
@@ -133,11 +162,38 @@ def read_expected(path: Path, task: str) -> list[Rule]:
         rules.append(rule)
     if not rules:
         raise MlbenchError(f"{path}: task.{task} has no rules")
-    return rules
+    pins = {}
+    for key in ("slice", "encoder"):
+        value = tasks[task].get(key)
+        if data.get("schema") == EXPECTED_SCHEMA and not isinstance(value, dict):
+            raise MlbenchError(f"{path}: task.{task}.{key} is missing or not a table (schema {EXPECTED_SCHEMA} pins it)")
+        pins[key] = value
+    return Expected(path, rules, pins["slice"], pins["encoder"])
 
 
 def _fmt(x: float) -> str:
     return repr(round(float(x), 6))
+
+
+def _key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+
+
+def _toml(v: Any) -> str:
+    """A TOML value (no nulls: callers leave None out)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_key(k)} = {_toml(x)}" for k, x in v.items() if x is not None) + "}"
+    return json.dumps(str(v), ensure_ascii=False)
+
+
+def _table(name: str, values: dict[str, Any]) -> list[str]:
+    return [f"[{name}]"] + [f"{_key(k)} = {_toml(v)}" for k, v in values.items() if v is not None] + [""]
 
 
 def expected_from_result(result: LoadedResult, metric: str | None = None, per_setting: bool = True,
@@ -147,8 +203,11 @@ def expected_from_result(result: LoadedResult, metric: str | None = None, per_se
     doc = result.doc
     task = doc["task"]["name"]
     lines = [f"# Expected scores pinned by `mlbench check --write-expected` from {result.path.name}",
-             f"# model: {doc['model']['name']}; created {doc.get('created', '')}",
+             f"# model: {doc['model']['name']}; created {doc.get('created', '')}. A result of another slice or",
+             "# with other encoder settings (prompts, length, precision) is refused, not judged.",
              f"schema = {EXPECTED_SCHEMA}", ""]
+    lines += _table(f"task.{json.dumps(task)}.slice", slice_of(doc))
+    lines += _table(f"task.{json.dumps(task)}.encoder", encoder_settings(doc))
     targets = [(f"mean({k})", metric, tol_aggregate) for k in doc["aggregates"].get("kinds", {})]
     rd = doc["aggregates"].get("rank_distance")
     if rd:
@@ -185,7 +244,7 @@ def check_baseline(result: LoadedResult, baseline: LoadedResult, metric: str | N
     (B = the checked result, A = the baseline). Own-language shares are diagnostics, not rules."""
     from mlbench.analysis.compare import compare
 
-    report = compare(baseline, result, metric=metric or baseline.main_metric, **compare_options)
+    report = compare(baseline, result, metric=metric or baseline.main_metric, confidence=None, **compare_options)
     verdicts = []
     for row in report.aggregates + report.settings:
         if row.better not in ("higher", "lower"):
@@ -199,15 +258,30 @@ def check_baseline(result: LoadedResult, baseline: LoadedResult, metric: str | N
     return verdicts, report.procedure()
 
 
+def require_like(result: LoadedResult, baseline: LoadedResult) -> None:
+    """A checkpoint is gated against a baseline of the same slice (the baseline may be another
+    model with other encoder settings: comparing models is what it is for)."""
+    diff = differences(slice_of(baseline.doc), slice_of(result.doc))
+    if diff:
+        raise MlbenchError(f"{result.path}: not the slice of the baseline {baseline.path} "
+                           f"({'; '.join(diff)}, baseline vs this result)")
+
+
 def run_check(result: LoadedResult, expected: Path | None = None, baseline: LoadedResult | None = None,
               metric: str | None = None, fail_on_significant: bool = False, **options: Any) -> CheckReport:
     if expected is None and baseline is None:
         raise MlbenchError("nothing to check against: give --expected FILE and/or --baseline RESULT")
     report = CheckReport(str(result.path), result.task)
     tolerances = {k: options.pop(k) for k in ("tol_aggregate", "tol_setting") if k in options}
-    if expected is not None:
-        report.verdicts += check_expected(result, read_expected(expected, result.task))
-        report.notes.append(f"expected scores: {expected}")
+    pinned = read_expected(expected, result.task) if expected is not None else None
+    if pinned is not None:
+        pinned.check_like(result)
+    if baseline is not None:
+        require_like(result, baseline)
+    if pinned is not None:
+        report.verdicts += check_expected(result, pinned.rules)
+        report.notes.append(f"expected scores: {expected}" + ("" if pinned.slice else
+                            " (schema 1: no slice pinned; pin one with --write-expected)"))
     if baseline is not None:
         verdicts, procedure = check_baseline(result, baseline, metric, fail_on_significant=fail_on_significant,
                                              **tolerances, **options)

@@ -21,18 +21,20 @@ import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mlbench.analysis.compare import aggregate_test
-from mlbench.analysis.significance import DEFAULT_PERMUTATIONS, adjust, check_correction
+from mlbench.analysis.significance import adjust, check_correction, reachable
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document
-from mlbench.results.files import LoadedResult, read_result
+from mlbench.results.files import LoadedResult, differences, read_result, slice_of
 from mlbench.task import KINDS
 
+BUILTIN = "builtin"  # the board shipped with mlbench
 MANIFEST = "leaderboard.toml"
 SCHEMA = "mlbench.leaderboard/1"
 README = "README.md"
@@ -82,9 +84,22 @@ def _field(manifest: Path, where: str, value: Any, kind: type, what: str) -> Any
     return value
 
 
-def load_board(folder: Path) -> Board:
-    """Read ``folder/leaderboard.toml`` and every result file it names (each fully validated)."""
-    folder = Path(folder)
+def builtin_board() -> Path:
+    """The reference leaderboard shipped with mlbench (package data of an installed wheel; the
+    repository's ``leaderboard/`` in a checkout)."""
+    installed = Path(str(resources.files("mlbench"))) / "leaderboard"
+    return installed if (installed / MANIFEST).is_file() else Path(__file__).resolve().parents[2] / "leaderboard"
+
+
+def board_folder(folder: Path | str | None) -> Path:
+    """A board folder from a flag: None or ``builtin`` is the shipped board."""
+    return builtin_board() if folder is None or str(folder) == BUILTIN else Path(folder)
+
+
+def load_board(folder: Path | str | None = None) -> Board:
+    """Read ``folder/leaderboard.toml`` (default: the shipped board) and every result file it names
+    (each fully validated)."""
+    folder = board_folder(folder)
     manifest = folder / MANIFEST
     if not folder.is_dir():
         raise MlbenchError(f"{folder}: no leaderboard folder here (expected a folder with {MANIFEST})")
@@ -176,7 +191,7 @@ def _sort_key(sort: str) -> tuple[str, str, str]:
 
 
 def standings(entries: list[Entry], metric: str | None = None, sort: str | None = None,
-              test: str = "randomization", n_permutations: int = DEFAULT_PERMUTATIONS, seed: int | None = 0,
+              test: str = "randomization", n_permutations: int | None = None, seed: int | None = 0,
               correction: str = "holm", alpha: float = 0.05) -> Standing:
     """Rank the entries of one task and test each against the next one down."""
     if not entries:
@@ -194,6 +209,10 @@ def standings(entries: list[Entry], metric: str | None = None, sort: str | None 
         if e.result.kinds != kinds:
             raise MlbenchError(f"{e.result.path}: field 'aggregates.kinds' has {e.result.kinds}, "
                                f"the other entries have {kinds}")
+        diff = differences(slice_of(entries[0].result.doc), slice_of(e.result.doc))
+        if diff:
+            raise MlbenchError(f"{e.result.path}: another slice of {task} than {entries[0].result.path.name} "
+                               f"({'; '.join(diff)}); a leaderboard table ranks like with like")
     sort = sort or next((k for k in ("multi", "cross", "mono") if k in kinds), "mono")
     if sort not in SORTS:
         raise MlbenchError(f"--sort {sort!r} is not one of {', '.join(SORTS)}")
@@ -210,6 +229,9 @@ def standings(entries: list[Entry], metric: str | None = None, sort: str | None 
 
     ranked = sorted(entries, key=order)
     ranks = [Rank(i + 1, e, _values(e, metric)) for i, e in enumerate(ranked)]
+    # resamples: enough for the adjacent pairs to reach alpha after the correction (units: queries of the kind)
+    units = [sum(s["n_queries"] for s in e.result.doc["settings"] if s["kind"] == kind) for e in ranked[1:]]
+    n_permutations, _ = reachable({"adjacent pairs": units}, test, correction, alpha, n_permutations)
     raw: list[float] = []
     for upper, lower in zip(ranks, ranks[1:]):
         row = aggregate_test(lower.entry.result, upper.entry.result, kind, key, better, test, n_permutations, seed)

@@ -30,6 +30,15 @@ Degenerate cases, defined rather than left to warnings:
 Corrections (:func:`adjust`): ``holm`` (default; step-down, controls the family-wise error rate),
 ``bonferroni``, ``bh`` (Benjamini-Hochberg, false discovery rate, ``scipy.stats.false_discovery_control``)
 and ``none``.
+
+**Resamples follow from the number of comparisons.** A resampling test cannot give a p below
+``2 / (B + 1)`` (randomization; ``1 / (B + 1)`` bootstrap) with B resamples, and a correction
+multiplies the smallest p of a family of m tests by m (Holm, Bonferroni, and BH for a single
+rejection). With too few resamples no test can be significant: 2000 permutations over 132 settings
+give at best ``132 * 2 / 2001 = 0.13 > 0.05``. :func:`resamples_for` therefore chooses
+``B = max(default, ceil(20 * m / alpha))`` (the smallest reachable adjusted p is then alpha / 10)
+when B is not given, and :func:`reachable` refuses a given B with which a family cannot reach
+alpha. (An exact sign-flip test on n < 63 pairs has its own floor, ``2 / 2**n``, whatever B.)
 """
 
 from __future__ import annotations
@@ -78,6 +87,58 @@ def _stats():
     from scipy import stats
 
     return stats
+
+def smallest_p(test: str, n: int, n_permutations: int) -> float:
+    """The smallest p-value ``test`` can give on ``n`` pairs with ``n_permutations`` resamples."""
+    if n < 2:
+        return 1.0
+    if test == "t":
+        return 0.0
+    if test == "randomization":
+        if n < 63 and 2 ** n <= n_permutations:  # exact: the observed sign pattern and its mirror image
+            return min(1.0, 2.0 / 2 ** n)
+        return min(1.0, 2.0 / (n_permutations + 1))
+    return min(1.0, 1.0 / (n_permutations + 1))
+
+
+def smallest_adjusted(p_floors: list[float], correction: str) -> float:
+    """The smallest adjusted p a family can reach: its best test at its floor, the others not
+    significant (m times the floor for Holm, Bonferroni and BH; the floor itself uncorrected)."""
+    if not p_floors:
+        return 1.0
+    best = min(p_floors)
+    return best if correction == "none" else min(1.0, len(p_floors) * best)
+
+
+def resamples_for(family_sizes: list[int], alpha: float, correction: str, floor: int = DEFAULT_PERMUTATIONS) -> int:
+    """Resamples with which the largest family reaches an adjusted p of alpha / 10."""
+    m = 1 if correction == "none" else max(family_sizes, default=1)
+    return max(floor, math.ceil(20 * m / alpha))
+
+
+def reachable(families: dict[str, list[int]], test: str, correction: str, alpha: float,
+              n_permutations: int | None, floor: int = DEFAULT_PERMUTATIONS) -> tuple[int, dict[str, float]]:
+    """Resamples to use and, per family (name -> units of each test), the smallest reachable
+    adjusted p. ``n_permutations=None`` chooses them (:func:`resamples_for`); a given number with
+    which a family of several tests cannot reach ``alpha`` is refused in one line."""
+    chosen = n_permutations if n_permutations is not None else floor if test == "t" else resamples_for(
+        [len(v) for v in families.values()], alpha, correction, floor)  # the t-test has no floor; B is for the CI
+    if chosen < 1:
+        raise MlbenchError(f"--permutations must be positive, got {chosen}")
+    out = {name: smallest_adjusted([smallest_p(test, n, chosen) for n in sizes], correction)
+           for name, sizes in families.items()}
+    if n_permutations is not None and test != "t":
+        for name, p in out.items():
+            sizes = [n for n in families[name] if n >= 63 or 2 ** n > chosen]  # floors B decides
+            if sizes and p > alpha:
+                need = resamples_for([len(families[name])], alpha, correction, 1)
+                raise MlbenchError(
+                    f"--permutations {chosen}: with {len(families[name])} tests in family '{name}' under "
+                    f"{CORRECTION_NAMES[correction]} the smallest reachable adjusted p is {p:.3g} > alpha {alpha:g}, "
+                    f"so no test could be significant; give --permutations {need} or more, or leave it out "
+                    "(then it follows from the number of tests)")
+    return chosen, out
+
 
 def check_test(test: str) -> str:
     if test not in TESTS:
@@ -231,12 +292,13 @@ def cohens_d(a, b) -> float:
 
 
 def paired_test(a, b, test: str = "randomization", n_permutations: int = DEFAULT_PERMUTATIONS,
-                seed: int | None = 0, confidence: float = DEFAULT_CONFIDENCE) -> PairedResult:
-    """Means, delta, bootstrap CI, p-value of ``test`` and Cohen's d_z of B against A."""
+                seed: int | None = 0, confidence: float | None = DEFAULT_CONFIDENCE) -> PairedResult:
+    """Means, delta, bootstrap CI, p-value of ``test`` and Cohen's d_z of B against A
+    (``confidence=None``: no CI, NaN bounds; a gate needs only the p-value)."""
     check_test(test)
     if n_permutations < 1:
         raise MlbenchError(f"--permutations must be positive, got {n_permutations}")
-    if not 0 < confidence < 1:
+    if confidence is not None and not 0 < confidence < 1:
         raise MlbenchError(f"confidence level must be in (0, 1), got {confidence}")
     a, b = _pairs(a, b)
     n = len(a)
@@ -246,7 +308,9 @@ def paired_test(a, b, test: str = "randomization", n_permutations: int = DEFAULT
     d = b - a
     delta = float(np.mean(d))
     dist = None
-    if _all_zero(d):
+    if confidence is None:
+        lo = hi = math.nan
+    elif _all_zero(d):
         lo = hi = 0.0
     elif _constant(d):
         lo = hi = delta
@@ -292,4 +356,5 @@ def adjust(pvalues, correction: str = "holm") -> np.ndarray:
 
 __all__ = ["CORRECTIONS", "CORRECTION_NAMES", "DEFAULT_CONFIDENCE", "DEFAULT_PERMUTATIONS", "TESTS", "TEST_NAMES",
            "PairedResult", "adjust", "bootstrap_ci", "bootstrap_test", "check_correction", "check_test", "cohens_d",
-           "paired_test", "randomization_test", "t_test"]
+           "paired_test", "randomization_test", "reachable", "resamples_for", "smallest_adjusted", "smallest_p",
+           "t_test"]

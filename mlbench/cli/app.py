@@ -80,6 +80,8 @@ def split_list(text: str | None) -> list[str] | None:
 
 
 FORMAT_HELP = "table (terminal or plain text) | json"
+AUTO_PERMUTATIONS = ("(default: 10000, more when needed for every family of tests to reach --alpha after the "
+                     "correction; a number too small for that is refused)")
 TasksDirOpt = Annotated[Optional[list[Path]], typer.Option(
     "--tasks-dir", help="Extra folder of task files (*.toml); may be repeated.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(

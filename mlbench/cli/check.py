@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import DataDirOpt, command, console, split_list
+from mlbench.cli.app import AUTO_PERMUTATIONS, DataDirOpt, command, console, split_list
 from mlbench.task import DEFAULT_TASK
 
 
@@ -30,7 +30,7 @@ def check_command(
     alpha: Annotated[float, typer.Option(help="Significance level of the baseline tests.")] = 0.05,
     correction: Annotated[str, typer.Option(help="holm | bonferroni | bh | none.")] = "holm",
     test: Annotated[str, typer.Option(help="randomization | t | bootstrap.")] = "randomization",
-    permutations: Annotated[int, typer.Option(help="Permutations / resamples of the tests.")] = 2000,
+    permutations: Annotated[Optional[int], typer.Option(help=f"Permutations / resamples of the tests {AUTO_PERMUTATIONS}.")] = None,
     fail_on_significant: Annotated[bool, typer.Option(help="A significant drop within tolerance fails instead of warning.")] = False,
     junit: Annotated[Optional[Path], typer.Option(help="Write a JUnit XML report (one test case per rule).")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write a markdown summary (e.g. $GITHUB_STEP_SUMMARY).")] = None,
@@ -43,7 +43,7 @@ def check_command(
     Exit 0: every rule OK (warnings allowed); 1: a regression; 2: an input error (missing file,
     wrong task, schema mismatch, a rule that cannot be evaluated).
     """
-    from mlbench.analysis.check import expected_from_result, run_check
+    from mlbench.analysis.check import expected_from_result, read_expected, run_check
     from mlbench.errors import MlbenchError
     from mlbench.files import write_text
     from mlbench.render.checks import table, to_json, write_reports
@@ -60,12 +60,17 @@ def check_command(
         from mlbench.encoders.registry import EncoderOptions, parse_encoder_args
         from mlbench.pipeline import RunConfig, run
 
+        from mlbench.pipeline import plan
+
         cfg = RunConfig(model=model, tasks=[task], out_dir=out, data_dir=data_dir, langs=split_list(langs),
                         lareqa=LareqaOptions(max_articles=max_articles),
                         encoder=EncoderOptions(args=parse_encoder_args(encoder_arg)))
+        (planned,) = plan(cfg).tasks
+        if expected is not None:  # another slice than the pinned one is refused before any encoding
+            read_expected(expected, task).check_slice(planned.slice, f"--model {model} --task {task}")
         (output,) = run(cfg)
         result = output.path
-        console(stderr=True).print(f"wrote {result}", markup=False)
+        console(stderr=format == "json").print(f"wrote {result}", markup=False)
     loaded = read_result(result)
     if write_expected is not None:
         write_text(write_expected, expected_from_result(loaded, metric))

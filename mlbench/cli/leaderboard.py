@@ -11,19 +11,28 @@ import typer
 from rich.console import Console
 
 from mlbench.analysis.leaderboard import README, SORTS, load_board, place, standings
+from mlbench.cli.app import AUTO_PERMUTATIONS as AUTO
 from mlbench.cli.app import command, console
+from mlbench.errors import MlbenchError
 
 FORMATS = ("table", "markdown", "html", "json")
 
 
-def check_placement(board: Path, tasks: list[str]) -> None:
-    """Fail before a run when ``--compare-to`` names a folder that cannot rank its tasks."""
+def check_placement(board: Path | str, slices: dict[str, dict]) -> None:
+    """Fail before a run when ``--compare-to`` names a folder that cannot rank its tasks like with
+    like: entries of each task, of the slice the run will have (``slices``: task -> planned slice)."""
+    from mlbench.results.files import differences, slice_of
+
     b = load_board(board)
-    for t in tasks:
-        b.of_task(t)
+    for task, planned in slices.items():
+        for e in b.of_task(task):
+            diff = differences(slice_of(e.result.doc), planned)
+            if diff:
+                raise MlbenchError(f"--compare-to {board}: entry {e.result.path.name} is another slice of {task} than "
+                                   f"this run ({'; '.join(diff)}, entry vs this run); a leaderboard ranks like with like")
 
 
-def print_placement(out: Console, results: list[Path], board: Path) -> None:
+def print_placement(out: Console, results: list[Path], board: Path | str) -> None:
     from mlbench.render.standings import table
     from mlbench.render.tables import show
     from mlbench.results.files import read_result
@@ -36,14 +45,14 @@ def print_placement(out: Console, results: list[Path], board: Path) -> None:
 
 @command(name="leaderboard")
 def leaderboard_command(
-    folder: Annotated[Path, typer.Argument(help="Leaderboard folder (with leaderboard.toml).")] = Path("leaderboard"),
+    folder: Annotated[Optional[Path], typer.Argument(help="Leaderboard folder (with leaderboard.toml); default: the reference board shipped with mlbench.")] = None,
     task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Only this task; may be repeated.")] = None,
     metric: Annotated[Optional[str], typer.Option(help="Metric of the kind columns (default: the task's main metric).")] = None,
     sort: Annotated[Optional[str], typer.Option(help=f"Rank by: {' | '.join(SORTS)} (default: multi where the task has it).")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | html | json")] = "table",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
     write_readme: Annotated[bool, typer.Option("--write-readme", help="Regenerate FOLDER/README.md from the entries.")] = False,
-    permutations: Annotated[int, typer.Option(help="Permutations of the randomization test.")] = 10000,
+    permutations: Annotated[Optional[int], typer.Option(help=f"Permutations of the randomization test {AUTO}.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the randomization test.")] = 0,
     alpha: Annotated[float, typer.Option(help="Significance level on Holm-adjusted p.")] = 0.05,
 ) -> None:
@@ -58,8 +67,8 @@ def leaderboard_command(
         raise MlbenchError(f"--format {format!r} is not one of {', '.join(FORMATS)}")
     board = load_board(folder)
     if write_readme:
-        write_text(folder / README, render.readme(board))
-        console(stderr=True).print(f"wrote {folder / README}", markup=False)
+        write_text(board.folder / README, render.readme(board))
+        console(stderr=True).print(f"wrote {board.folder / README}", markup=False)
         return
     entries = [board.of_task(t) for t in task or board.tasks()]  # an unknown task fails before any test
     tables = [standings(e, metric, sort, n_permutations=permutations, seed=seed, alpha=alpha) for e in entries]

@@ -13,7 +13,7 @@ from mlbench.cli.app import MetricOpt, command, console
 @command(name="plot")
 def plot_command(
     result: Annotated[Path, typer.Argument(metavar="RESULT", help="Result file written by mlbench run.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the heatmap, rankdist and ownlang .png + .svg.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for RESULT-NAME.heatmap, .rankdist and .ownlang (.png + .svg).")],
     metric: MetricOpt = None,
 ) -> None:
     """Write the plots of a result as PNG and SVG; a plot the run has no data for is left out with the reason."""
@@ -24,7 +24,7 @@ def plot_command(
     metric = metric or res.main_metric
     check_report_fields(res, metric)
     out_console = console()
-    for plot, paths in write_plots(res.doc, out, metric):
+    for plot, paths in write_plots(res.doc, out, metric, stem=Path(result).name.removesuffix(".json")):
         if paths is None:
             out_console.print(f"{plot.name}: left out — {plot.reason}", markup=False)
         else:

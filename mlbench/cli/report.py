@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.analysis.significance import DEFAULT_PERMUTATIONS
+from mlbench.cli.app import AUTO_PERMUTATIONS as AUTO
 from mlbench.cli.app import MetricOpt, command, console
 
 
@@ -20,7 +20,7 @@ def report_command(
     test: Annotated[str, typer.Option(help="With --against: randomization | t | bootstrap.")] = "randomization",
     correction: Annotated[str, typer.Option(help="With --against: holm | bonferroni | bh | none.")] = "holm",
     alpha: Annotated[float, typer.Option(help="With --against: significance level on adjusted p-values.")] = 0.05,
-    permutations: Annotated[int, typer.Option(help="With --against: permutations or resamples.")] = DEFAULT_PERMUTATIONS,
+    permutations: Annotated[Optional[int], typer.Option(help=f"With --against: permutations or resamples {AUTO}.")] = None,
     seed: Annotated[int, typer.Option(help="With --against: seed of the resampling.")] = 0,
 ) -> None:
     """One static HTML page: provenance, summary tables, plots and (with --against) the paired comparison."""

@@ -51,7 +51,7 @@ def run_command(
     store_dir: Annotated[Optional[Path], typer.Option(help="Embedding stores of streamed corpora (default MLBENCH_HOME/corpus).")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
-    compare_to: Annotated[Optional[Path], typer.Option("--compare-to", help="A leaderboard folder (e.g. leaderboard/): place this run among its entries of the same task.")] = None,
+    compare_to: Annotated[Optional[str], typer.Option("--compare-to", help="A leaderboard folder, or 'builtin' for the reference board shipped with mlbench: place this run among its entries of the same task and slice.")] = None,
     split: Annotated[Optional[str], typer.Option(help=CORPUS + "another split that ir_datasets declares (e.g. train); default dev.")] = None,
     pool_subset: Annotated[Optional[int], typer.Option(help=CORPUS + "search only the judged passages plus N others (quick; not comparable with MIRACL figures).")] = None,
     pool_docids: Annotated[Optional[Path], typer.Option(help=CORPUS + "search only the doc ids listed in this file, one per line (not comparable).")] = None,
@@ -90,11 +90,11 @@ def run_command(
                              ir_datasets_home=ir_datasets_home, multi_pool=multi_pool),
         search=SearchOptions(backend=backend, index=index, depth=depth),
     )
-    plan(cfg)  # every option checked before the model is loaded
-    if compare_to is not None:  # a leaderboard that cannot rank these tasks fails before any encoding
+    planned = plan(cfg)  # every option checked before the model is loaded
+    if compare_to is not None:  # a board that cannot rank this run like with like fails before any encoding
         from mlbench.cli.leaderboard import check_placement
 
-        check_placement(compare_to, cfg.tasks)
+        check_placement(compare_to, {p.spec.name: p.slice for p in planned.tasks})
     out_console = console()
     with progress(console(stderr=format == "json")) as start:
         outputs = run(cfg, start)
@@ -103,6 +103,7 @@ def run_command(
     else:
         for o in outputs:
             show(summary.table(o.doc), out_console)
+            show(summary.kinds_table(o.doc), out_console)
             for line in summary.facts(o.doc):
                 out_console.print(line, markup=False)
             out_console.print(f"wrote {o.path}", markup=False)

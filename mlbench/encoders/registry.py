@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, ClassVar
 
 from mlbench.encoders.base import Encoder, PoolScorer
@@ -79,6 +80,26 @@ def _call(factory: Any, label: str, kwargs: dict[str, Any]) -> Encoder | PoolSco
         raise MlbenchError(f"encoder {label}: factory returned {type(model).__name__}, which has neither "
                            "encode() nor index() with describe() and name")
     return model
+
+
+def looks_like_path(spec: str) -> bool:
+    """Whether a ``--model`` spec names a local folder rather than a hub id (``ORG/NAME``): it
+    starts like a path, ends with a slash, has more than one slash, or its parent folder exists."""
+    path = Path(spec).expanduser()
+    return (spec.startswith(("/", "./", "../", "~", ".\\")) or spec.endswith(("/", "\\")) or spec.count("/") > 1
+            or (len(path.parts) > 1 and path.parent.is_dir()))
+
+
+def check_spec(spec: str) -> None:
+    """Refuse at once a spec that names a local folder that does not exist (instead of a hub error
+    about an invalid repo id, after a minute of retries)."""
+    if spec in {ep.name for ep in metadata.entry_points(group="mlbench.encoders")} or _FACTORY.match(spec):
+        return
+    path = Path(spec).expanduser()
+    if looks_like_path(spec) and not path.is_dir():
+        what = "not a folder" if path.exists() else "no such folder"
+        raise MlbenchError(f"--model {spec}: {what} ({path.absolute()}); a local model is a sentence-transformers "
+                           "folder, a hub model is ORG/NAME")
 
 
 def load_model(spec: str, options: EncoderOptions | None = None) -> Encoder | PoolScorer:

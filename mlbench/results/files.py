@@ -215,6 +215,43 @@ def check_report_fields(result: LoadedResult, metric: str) -> None:
         raise MlbenchError(f"{path}: field 'aggregates.language_bias.expected_own_share' is missing or has the wrong shape")
 
 
+SLICE_KEYS = ("task", "version", "languages", "kinds", "max_articles", "max_queries", "split", "pool",
+              "candidate_text")
+ENCODER_SETTINGS = ("prompts", "normalize", "max_seq_length", "precision", "truncate_dim")
+
+
+def slice_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """What part of a task a result covers: task and version, languages, kinds, the cuts
+    (``max_articles``, ``max_queries``, ``split``), the pool (a MIRACL pool subset) and what a
+    candidate's text is. Two results are like with like only where these agree."""
+    task, run = doc.get("task") or {}, doc.get("run") or {}
+    subset = task.get("subset") or {}
+    pool = (run.get("pool_subset") or {}).get("description") if isinstance(run.get("pool_subset"), dict) else None
+    return {"task": task.get("name"), "version": task.get("version"), "languages": list(task.get("languages") or []),
+            "kinds": sorted(run.get("kinds") or []), "max_articles": subset.get("max_articles"),
+            "max_queries": subset.get("max_queries"), "split": subset.get("split"), "pool": pool,
+            "candidate_text": run.get("candidate_text")}
+
+
+def encoder_settings(doc: dict[str, Any]) -> dict[str, Any]:
+    """The encoder settings besides its weights that change scores (prompts, normalisation, length,
+    precision): a checkpoint checked against another is compared under the same ones."""
+    enc = (doc.get("model") or {}).get("encoder") or {}
+    return {k: enc[k] for k in ENCODER_SETTINGS if k in enc}
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, list):
+        return ",".join(map(str, v)) or "none"
+    return "none" if v is None else str(v)
+
+
+def differences(a: dict[str, Any], b: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """``key a vs b`` for every key where two slices (or encoder settings) differ."""
+    return [f"{k} {_show(a.get(k))} vs {_show(b.get(k))}" for k in dict.fromkeys([*a, *b])
+            if k not in ignore and a.get(k) != b.get(k)]
+
+
 def require_same_task(a: LoadedResult, b: LoadedResult, purpose: str) -> None:
     """``b`` must be of the same task (name and version) as ``a``; ``purpose`` ends the error
     ("compare needs two results of the same task")."""
@@ -227,4 +264,5 @@ def require_same_task(a: LoadedResult, b: LoadedResult, purpose: str) -> None:
                            f"{ta.get('version')!r}; {purpose}")
 
 
-__all__ = ["SCHEMA", "LoadedResult", "check_report_fields", "read_result", "require_same_task", "write_result"]
+__all__ = ["SCHEMA", "SLICE_KEYS", "LoadedResult", "check_report_fields", "differences", "encoder_settings", "kinds_in",
+           "read_result", "require_same_task", "slice_of", "write_result"]
