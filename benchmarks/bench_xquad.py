@@ -53,27 +53,19 @@ def main() -> None:
     # 2. scoring + metrics from the cache, in this process
     os.environ["MLBENCH_HOME"] = str(home)
     from mlbench.data import load_task
-    from mlbench.embedding.cache import EmbeddingCache, embed_texts
-    from mlbench.encoders.base import fingerprint
-    from mlbench.retrieval.exact import DEFAULT_CHUNK_ROWS, DenseScores, evaluate
+    from mlbench.embedding.embed import embed
+    from mlbench.retrieval.exact import DenseScores, evaluate, score_chunks
     from mlbench.task import enumerate_settings, get_task
 
     spec = get_task(args.task)
     data = load_task(spec, data_dir=Path(args.data_dir) if args.data_dir else None)
     model = load_model(args.model)
-    desc = model.describe()
-    groups = {}
-    for lang in data.languages:
-        groups[("query", lang)] = data.langs[lang].queries.texts
-        groups[("candidate", lang)] = data.langs[lang].candidates.texts
-    emb, stats = embed_texts(model, EmbeddingCache(fingerprint(desc), desc), groups)
-    assert stats.encoded == 0, "the cache should hold every text after the run"
+    vectors = embed(data, model, model.describe())
+    assert vectors.info["encoded"] == 0, "the cache should hold every text after the run"
     settings = enumerate_settings(data.languages, spec.kinds)
-    src = DenseScores(data, {lang: emb[("query", lang)] for lang in data.languages},
-                      {lang: emb[("candidate", lang)] for lang in data.languages})
+    src = DenseScores(data, vectors.queries, vectors.candidates)
     t = time.perf_counter()
-    rows = {lang: data.evaluated(lang) for lang in data.languages}
-    results = evaluate(data, settings, src, rows, list(spec.metrics))
+    results = evaluate(data, settings, src, vectors.query_rows, list(spec.metrics))
     score_s = time.perf_counter() - t
 
     # 3. pytrec_eval on full runs built from the same scores
@@ -96,8 +88,9 @@ def main() -> None:
         if current is None or current[0] != s.query_lang:
             (group,) = src.groups(s.query_lang, [x for x in settings if x.query_lang == s.query_lang])
             n = len(data.langs[s.query_lang].queries)
-            current = (s.query_lang, np.concatenate([group.scores(np.arange(i, min(n, i + DEFAULT_CHUNK_ROWS)))
-                                                      for i in range(0, n, DEFAULT_CHUNK_ROWS)]))
+            # (each chunk copied: the scores live in a buffer that the next chunk reuses)
+            current = (s.query_lang, np.concatenate([group.scores(rows).copy()
+                                                     for rows in score_chunks(n, len(all_ids))]))
         lo, hi = (0, len(all_ids)) if s.pool == "*" else col[s.pool]
         ids = all_ids[lo:hi]
         qd = data.langs[s.query_lang].queries

@@ -47,8 +47,8 @@ def ours(scores: np.ndarray, ids: list[str], rel: list[list[int]]) -> dict[str, 
     relm = np.full((len(rel), width), -1)
     for i, r in enumerate(rel):
         relm[i, : len(r)] = r
-    counts, _ = beat_counts(scores.astype(np.float32), relm, [(0, scores.shape[1])], id_tiekeys(ids))
-    ranks, n_rel = pad_ranks([1 + counts[i, : len(r), 0] for i, r in enumerate(rel)])
+    _, before, _ = beat_counts(scores.astype(np.float32), relm, [(0, scores.shape[1])], id_tiekeys(ids))
+    ranks, n_rel = pad_ranks([1 + before[i, : len(r)] for i, r in enumerate(rel)])
     return {m: compute(m, ranks, n_rel) for m in DEFAULT_METRICS}
 
 

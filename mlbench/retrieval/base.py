@@ -34,7 +34,7 @@ from mlbench.options import OptionGroup
 from mlbench.task import Setting
 
 BACKENDS = ("auto", "exact", "topk")
-DEFAULT_CHUNK_ROWS = 1024  # exact backend: query rows scored at once (bounds memory)
+SCORE_CHUNK_BYTES = 128 << 20  # exact backend: the most float32 scores held at once (query rows x columns)
 MEMORY_POOL_LIMIT = 1_000_000
 
 
@@ -55,7 +55,7 @@ class SearchOptions(OptionGroup):
     backend: str = "auto"
     index: str = "exact"  # topk: exact | ivf[:nlist=..,nprobe=..] | hnsw[:M=..,efConstruction=..,efSearch=..]
     depth: int = 100  # topk: passages kept per query
-    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    chunk_rows: int | None = None  # exact: query rows scored at once (default: SCORE_CHUNK_BYTES of scores)
 
     FLAGS: ClassVar[dict[str, str]] = {"backend": "--backend", "index": "--index", "depth": "--depth",
                                        "chunk_rows": "--chunk-rows"}
@@ -66,7 +66,7 @@ class SearchOptions(OptionGroup):
             raise MlbenchError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         if self.depth <= 0:
             raise MlbenchError(f"--depth must be positive, got {self.depth}")
-        if self.chunk_rows <= 0:
+        if self.chunk_rows is not None and self.chunk_rows <= 0:
             raise MlbenchError(f"--chunk-rows must be positive, got {self.chunk_rows}")
         from mlbench.retrieval.search import parse_index
 

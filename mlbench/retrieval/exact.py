@@ -5,15 +5,13 @@ scored together. A dense model needs one group per X, the union of the languages
 search, so the monolingual, cross-lingual and multilingual settings of X all come from one score
 matrix (computed in row chunks to bound memory) and one set of beat counts
 (:mod:`mlbench.retrieval.fullrank`). A lexical scorer needs one group per pool, because BM25
-statistics depend on the pool. Scores of the next row chunk are computed (BLAS, without the GIL)
-while the current one is ranked.
+statistics depend on the pool.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,18 +19,17 @@ import numpy as np
 from mlbench.data.model import MemoryCandidates, StreamedCandidates, TaskData
 from mlbench.encoders.base import PoolIndex, PoolScorer
 from mlbench.metrics import BIAS_CUTOFFS, Metric, compute, rank_distance
-from mlbench.retrieval.base import DEFAULT_CHUNK_ROWS, MEMORY_POOL_LIMIT, Job, Retrieved, SettingResult
+from mlbench.retrieval.base import MEMORY_POOL_LIMIT, SCORE_CHUNK_BYTES, Job, Retrieved, SettingResult
 from mlbench.retrieval.fullrank import beat_counts
 from mlbench.retrieval.ties import id_tiekeys, topk
 from mlbench.task import ALL, Setting
-
 
 
 @dataclass
 class ScoreGroup:
     langs: tuple[str, ...]  # column blocks, in order
     settings: list[Setting]
-    scores: Callable[[np.ndarray], np.ndarray]  # query row indices -> (rows, columns) float32
+    scores: Callable[[np.ndarray], np.ndarray]  # query row indices -> (rows, columns) float32, valid until the next call
 
 
 class DenseScores:
@@ -42,6 +39,7 @@ class DenseScores:
     def __init__(self, data: TaskData, queries: dict[str, np.ndarray], candidates: dict[str, np.ndarray]) -> None:
         self.data, self.q, self.c = data, queries, candidates
         self._concat: dict[tuple[str, ...], np.ndarray] = {}
+        self._buffer = np.empty(0, dtype=np.float32)
 
     def groups(self, lang: str, settings: list[Setting]) -> list[ScoreGroup]:
         needed = {p for s in settings for p in s.pool_langs(self.data.languages)}
@@ -49,7 +47,15 @@ class DenseScores:
         if langs not in self._concat:
             self._concat[langs] = np.ascontiguousarray(np.concatenate([self.c[p] for p in langs]))
         cand, q = self._concat[langs], self.q[lang]
-        return [ScoreGroup(langs, settings, lambda rows: q[rows] @ cand.T)]
+        return [ScoreGroup(langs, settings, lambda rows: self._product(q[rows], cand))]
+
+    def _product(self, q: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """q @ cand.T into one reused buffer (valid until the next call): a fresh 50 MB array per
+        chunk costs its page faults again every time."""
+        size = q.shape[0] * cand.shape[0]
+        if self._buffer.size < size:
+            self._buffer = np.empty(size, dtype=np.float32)
+        return np.matmul(q, cand.T, out=self._buffer[:size].reshape(q.shape[0], cand.shape[0]))
 
 
 class LexicalScores:
@@ -88,99 +94,144 @@ def _memory(data: TaskData, lang: str) -> MemoryCandidates:
     return cands
 
 
+_NONE = np.iinfo(np.int64).max
+
+
+@dataclass
+class _Columns:
+    """The pool columns of a score group (the same for every query language that searches them)."""
+
+    offsets: dict[str, int]
+    ids: np.ndarray
+    pool_ids: np.ndarray  # ids as in the pool of all languages
+    bounds: list[tuple[int, int]]
+    tiekey: np.ndarray
+    group_index: dict[str, int]  # every group with a relevant candidate in these columns
+    answers: dict[str, np.ndarray]  # pool lang -> (groups, most answers) columns of each group's relevant candidates
+
+    @classmethod
+    def of(cls, data: TaskData, langs: tuple[str, ...]) -> _Columns:
+        offsets, ids, pool_ids, bounds, found = {}, [], [], [], {}
+        for p in langs:
+            cands = _memory(data, p)
+            offsets[p] = len(ids)
+            bounds.append((len(ids), len(ids) + len(cands)))
+            found[p] = {g: [len(ids) + cands.index_of(c) for c in cs] for g, cs in data.langs[p].relevant.items()}
+            ids.extend(cands.ids)
+            pool_ids.extend(data.pool_id(p, c) for c in cands.ids)
+        group_index = {g: i for i, g in enumerate(dict.fromkeys(g for p in langs for g in found[p]))}
+        answers = {}
+        for p in langs:
+            table = np.full((len(group_index) + 1, max((len(v) for v in found[p].values()), default=0)), _NONE,
+                            dtype=np.int64)  # the last row: groups without any relevant candidate here
+            for g, cols in found[p].items():
+                table[group_index[g], : len(cols)] = cols
+            answers[p] = table
+        # tie keys from the ids of the pool of all languages: within one language's block the order is the same
+        return cls(offsets, np.asarray(ids), np.asarray(pool_ids), bounds, id_tiekeys(pool_ids), group_index, answers)
+
+    def relevant(self, data: TaskData, qlang: str, groups: list[str]) -> np.ndarray:
+        """(queries, max relevant) columns of each query's relevant candidates, ascending, -1 padded."""
+        missing = len(self.group_index)
+        rows = np.fromiter((self.group_index.get(g, missing) for g in groups), dtype=np.int64, count=len(groups))
+        parts = [self.answers[p][rows] for p in self.offsets if data.parallel or p == qlang]
+        rel = np.concatenate(parts, axis=1) if parts else np.empty((len(groups), 0), dtype=np.int64)
+        rel = rel if rel.shape[1] else np.full((len(groups), 1), _NONE, dtype=np.int64)
+        rel.sort(axis=1)
+        rel[rel == _NONE] = -1
+        keep = max(1, int((rel >= 0).sum(axis=1).max(initial=0)))
+        return np.ascontiguousarray(rel[:, :keep])
+
+
+def score_chunks(n: int, columns: int, chunk_rows: int | None = None) -> list[np.ndarray]:
+    """The query rows scored at once: as few chunks as the memory budget (``chunk_rows``, or
+    SCORE_CHUNK_BYTES of float32 scores) allows, of equal size, since the product runs faster on
+    more rows. Anything that must reproduce mlbench's scores bit for bit multiplies these shapes."""
+    rows = chunk_rows or max(1, SCORE_CHUNK_BYTES // (4 * max(1, columns)))
+    return np.array_split(np.arange(n), -(-n // rows)) if n else []
+
+
 def _evaluate_group(data: TaskData, qlang: str, qrows: np.ndarray, group: ScoreGroup, metrics: Sequence[str],
-                    chunk_rows: int, depth: int, prefetch: Executor,
-                    tiekeys: dict[tuple[str, ...], np.ndarray]) -> list[SettingResult]:
+                    chunk_rows: int | None, depth: int, columns: dict[tuple[str, ...], _Columns],
+                    clock: dict[str, float]) -> list[SettingResult]:
     """Per-query values of the settings of one score group; ``qrows`` are the evaluated queries of
-    ``qlang`` (the score rows, in order)."""
+    ``qlang`` (the score rows, in order). ``clock`` accumulates the seconds spent on scores and ranks."""
     qd = data.langs[qlang].queries
     n = len(qrows)
     q_groups = [qd.groups[i] for i in qrows]
-    offsets, ids, pool_ids, bounds = {}, [], [], []
-    for p in group.langs:
-        cands = _memory(data, p)
-        offsets[p] = len(ids)
-        bounds.append((len(ids), len(ids) + len(cands)))
-        ids.extend(cands.ids)
-        pool_ids.extend(data.pool_id(p, c) for c in cands.ids)
-    if group.langs not in tiekeys:  # the same columns serve every query language
-        # ids as in the pool of all languages; within one language's block the order is the same
-        tiekeys[group.langs] = id_tiekeys(pool_ids)
-    tiekey = tiekeys[group.langs]
-    rel_lists = [[offsets[p] + _memory(data, p).index_of(c) for p in group.langs for c in data.relevant_ids(qlang, g, p)]
-                 for g in q_groups]
-    width = max((len(r) for r in rel_lists), default=0)
-    rel = np.full((n, max(width, 1)), -1, dtype=np.int64)
-    for i, r in enumerate(rel_lists):
-        rel[i, : len(r)] = sorted(r)
+    if group.langs not in columns:
+        columns[group.langs] = _Columns.of(data, group.langs)
+    cols = columns[group.langs]
+    bounds, tiekey = cols.bounds, cols.tiekey
+    rel = cols.relevant(data, qlang, q_groups)
     starts = np.array([b[0] for b in bounds])
     rel_block = np.where(rel >= 0, np.searchsorted(starts, rel, side="right") - 1, -1)
-    counts = np.zeros((n, rel.shape[1], len(bounds)), dtype=np.int64)
+    own = np.zeros((n, rel.shape[1]), dtype=np.int64)
+    total = np.zeros((n, rel.shape[1]), dtype=np.int64)
     levels = BIAS_CUTOFFS if any(s.pool == ALL for s in group.settings) else ()
     top_counts = np.zeros((n, len(levels), len(bounds)), dtype=np.int64)
-    col_of = {s: (bounds[group.langs.index(s.pool)] if s.pool != ALL else (0, len(ids))) for s in group.settings}
+    col_of = {s: (bounds[group.langs.index(s.pool)] if s.pool != ALL else (0, len(cols.ids))) for s in group.settings}
     tops: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
     top_scores: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
-    chunks = [np.arange(start, min(n, start + chunk_rows)) for start in range(0, n, chunk_rows)]
-    # score chunk i+1 (BLAS, releases the GIL) while chunk i is ranked
-    pending = prefetch.submit(group.scores, chunks[0]) if chunks else None
-    for c, rows in enumerate(chunks):
-        scores = np.ascontiguousarray(pending.result(), dtype=np.float32)
-        if c + 1 < len(chunks):
-            pending = prefetch.submit(group.scores, chunks[c + 1])
-        counts[rows], top_counts[rows] = beat_counts(scores, rel[rows], bounds, tiekey, levels)
+    for rows in score_chunks(n, len(cols.ids), chunk_rows):
+        t0 = time.perf_counter()
+        scores = np.ascontiguousarray(group.scores(rows), dtype=np.float32)
+        t1 = time.perf_counter()
+        own[rows], total[rows], top_counts[rows] = beat_counts(scores, rel[rows], bounds, tiekey, levels)
+        clock["scores_s"] += t1 - t0
+        clock["ranks_s"] += time.perf_counter() - t1
         for s in tops:
             lo, hi = col_of[s]
             idx = topk(scores[:, lo:hi], depth, tiekey[lo:hi])
             tops[s].append(idx + lo)
             top_scores[s].append(np.take_along_axis(scores[:, lo:hi], idx, axis=1))
-    ids_arr, pool_ids_arr = np.asarray(ids), np.asarray(pool_ids)
     results = []
     for s in group.settings:
         if s.pool == ALL:
             mask = rel >= 0
-            ranks_all = 1 + counts.sum(axis=2)
+            ranks_all = 1 + total
         else:
-            b = group.langs.index(s.pool)
-            mask = rel_block == b
-            ranks_all = 1 + counts[:, :, b]
+            mask = rel_block == group.langs.index(s.pool)
+            ranks_all = 1 + own
         n_rel_all = mask.sum(axis=1)
         keep = np.flatnonzero(n_rel_all)
-        ranks = np.sort(np.where(mask[keep], ranks_all[keep], np.inf), axis=1)[:, : max(1, int(n_rel_all.max()))]
+        ranks = np.sort(np.where(mask[keep], ranks_all[keep], np.inf), axis=1)[:, : max(1, int(n_rel_all.max(initial=0)))]
         n_rel = n_rel_all[keep]
         per_query = {m: compute(m, ranks, n_rel) for m in metrics}
         res = SettingResult(s, [qd.ids[qrows[i]] for i in keep], [q_groups[i] for i in keep],
                             len(qd) - len(keep), per_query)
         if s.pool == ALL:
             per_query["rank_distance"] = rank_distance(ranks, n_rel)
-            own = group.langs.index(qlang)
+            own_block = group.langs.index(qlang)
             for li, c in enumerate(levels):
-                share = top_counts[keep, li, :] / min(c, len(ids))
-                per_query[f"own_lang@{c}"] = share[:, own]
+                share = top_counts[keep, li, :] / min(c, len(cols.ids))
+                per_query[f"own_lang@{c}"] = share[:, own_block]
                 res.lang_share[c] = {p: float(share[:, b].mean()) if len(keep) else 0.0
                                      for b, p in enumerate(group.langs)}
-            per_query["own_lang_expected"] = (mask[keep] & (rel_block[keep] == own)).sum(axis=1) / n_rel
+            per_query["own_lang_expected"] = (mask[keep] & (rel_block[keep] == own_block)).sum(axis=1) / n_rel
         if depth:
-            res.top_ids = (pool_ids_arr if s.pool == ALL else ids_arr)[np.concatenate(tops[s])[keep]]
+            res.top_ids = (cols.pool_ids if s.pool == ALL else cols.ids)[np.concatenate(tops[s])[keep]]
             res.top_scores = np.concatenate(top_scores[s])[keep]
         results.append(res)
     return results
 
 
 def evaluate(data: TaskData, settings: Sequence[Setting], source: DenseScores | LexicalScores,
-             rows: dict[str, np.ndarray], metrics: Sequence[str], chunk_rows: int = DEFAULT_CHUNK_ROWS,
-             depth: int = 0) -> list[SettingResult]:
-    """Per-query metrics for every setting, in the order given."""
+             rows: dict[str, np.ndarray], metrics: Sequence[str], chunk_rows: int | None = None,
+             depth: int = 0, clock: dict[str, float] | None = None) -> list[SettingResult]:
+    """Per-query metrics for every setting, in the order given; ``clock`` (if given) gets the
+    seconds spent computing scores and ranking (the rest is metrics and bookkeeping)."""
     by_lang: dict[str, list[Setting]] = {}
     for s in settings:
         by_lang.setdefault(s.query_lang, []).append(s)
     done: dict[Setting, SettingResult] = {}
-    tiekeys: dict[tuple[str, ...], np.ndarray] = {}
-    with ThreadPoolExecutor(max_workers=1) as prefetch:
-        for lang, group_settings in by_lang.items():
-            for group in source.groups(lang, group_settings):
-                for res in _evaluate_group(data, lang, rows[lang], group, metrics, chunk_rows, depth, prefetch, tiekeys):
-                    done[res.setting] = res
+    columns: dict[tuple[str, ...], _Columns] = {}
+    clock = {} if clock is None else clock
+    clock.update(scores_s=0.0, ranks_s=0.0)
+    for lang, group_settings in by_lang.items():
+        for group in source.groups(lang, group_settings):
+            for res in _evaluate_group(data, lang, rows[lang], group, metrics, chunk_rows, depth, columns, clock):
+                done[res.setting] = res
     return [done[s] for s in settings]
 
 
@@ -190,7 +241,7 @@ class ExactBackend:
     name = "exact"
     full_ranking = True
 
-    def __init__(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:
+    def __init__(self, chunk_rows: int | None = None) -> None:
         self.chunk_rows = chunk_rows
 
     def check(self, metrics: list[Metric], model: object, keep: int) -> None:
@@ -211,8 +262,9 @@ class ExactBackend:
         else:
             rows = {lang: data.evaluated(lang) for lang in data.languages}
             source = LexicalScores(data, job.model, rows)  # type: ignore[arg-type]
-        results = evaluate(data, job.settings, source, rows, job.metrics, self.chunk_rows, job.keep)
+        clock: dict[str, float] = {}
+        results = evaluate(data, job.settings, source, rows, job.metrics, self.chunk_rows, job.keep, clock)
         info = {"backend": self.name, "ranking": "full ranking of every pool in memory; ranks of the relevant "
                 "candidates by beat counts per language block", "scores": "dense inner product (numpy)"
                 if job.vectors is not None else f"{getattr(job.model, 'name', 'lexical')} score rows over each pool"}
-        return Retrieved(results, info, {"score_metrics_s": time.perf_counter() - t0})
+        return Retrieved(results, info, {"score_metrics_s": time.perf_counter() - t0, **clock})
