@@ -5,6 +5,7 @@ and command line are one layer over the same code."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -109,7 +110,7 @@ def test_metrics_are_values():
     assert metric("own_lang@10").better == "expected" and metric("mrr@10").trec_eval == "recip_rank (run cut at 10)"
     assert metric("recall@100").fits_depth(100) and not metric("recall@100").fits_depth(99)
     assert [x.name for x in parse_metrics("map, ndcg@10")] == ["map", "ndcg@10"]
-    for bad in ("ndcg@0", "p@10", "map@"):
+    for bad in ("ndcg@0", "p@10", "map@", "map\n"):  # a trailing newline is not a name either
         with pytest.raises(MlbenchError):
             metric(bad)
 
@@ -137,8 +138,12 @@ def test_public_api_and_version():
         res = run_cli(flag)
         assert res.returncode == 0 and res.stdout == f"mlbench {mlbench.__version__}\n"
     res = run_cli("run", "-h")
-    assert res.returncode == 0 and "--backend BACKEND" in res.stdout and "<str>" not in res.stdout
-    assert "--normalize / --no-normalize" in res.stdout and "<bool>" not in res.stdout
+    assert res.returncode == 0 and "--backend BACKEND" in res.stdout
+    assert "--normalize / --no-normalize" in res.stdout
+    for command in ("run", "tasks", "tasks show", "export", "compare", "check", "leaderboard", "report", "plot", "models"):
+        res = run_cli(*command.split(), "--help")
+        tags = re.findall(r"<[^\s<>]+>", res.stdout)  # typer's <str>, <bool>, <path>, <list[Path]>
+        assert res.returncode == 0 and not tags, (command, tags)
 
 
 def test_each_command_has_one_error_handler():
@@ -161,3 +166,49 @@ def test_the_encode_step_serves_every_setting(tmp_path, use):
     assert enc["encoded"] + enc["from_cache"] == enc["unique_texts"] > 0
     per_query = read_result(out.path).per_query()
     assert np.array_equal(per_query["de>de"]["query_ids"], per_query["de>zh"]["query_ids"])
+
+
+_PROBE = """
+import json, sys
+import mlbench
+from mlbench.data.lareqa import LareqaOptions
+from mlbench.encoders.registry import EncoderOptions
+(out,) = mlbench.run(mlbench.RunConfig(model="minilm", tasks=["xquad-r"], langs=sys.argv[2].split(","),
+                     lareqa=LareqaOptions(max_articles=1), out_dir=sys.argv[1],
+                     encoder=EncoderOptions(max_seq_length=int(sys.argv[3]) if len(sys.argv) > 3 else None)))
+print(json.dumps({"torch": "torch" in sys.modules, "encoded": out.doc["run"]["encoding"]["encoded"],
+                  "fingerprint": out.doc["run"]["encoding"]["fingerprint"], "model": out.doc["model"]["encoder"],
+                  "map": out.doc["aggregates"]["kinds"]["mono"]["map"]}))
+"""
+
+
+def _probe(tmp_path, *args: str) -> dict:
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path / "out"), *args], capture_output=True, text=True,
+                         timeout=600)
+    if res.returncode:
+        return {"error": res.stderr.strip().splitlines()[-1]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_cached_rerun_neither_imports_torch_nor_loads_the_model(fresh_home, tmp_path):
+    """A sentence-transformers model: the first run loads it and encodes; a rerun whose texts are
+    all in the cache takes the description remembered under MLBENCH_HOME/models and never imports
+    torch, with the same fingerprint and figures. Another option is another description (the model
+    loads again), and a remembered description that the loaded model contradicts stops the run."""
+    cold = _probe(tmp_path, "de,en")
+    warm = _probe(tmp_path, "de,en")
+    assert cold["torch"] and cold["encoded"] > 50
+    assert not warm["torch"] and warm["encoded"] == 0
+    assert warm["fingerprint"] == cold["fingerprint"] and warm["model"] == cold["model"] and warm["map"] == cold["map"]
+    assert cold["model"]["dim"] == 384 and cold["model"]["max_seq_length"] == 256
+    other = _probe(tmp_path, "de,en", "128")
+    assert other["torch"] and other["encoded"] > 50 and other["model"]["max_seq_length"] == 128
+    (memo,) = [p for p in (fresh_home / "models").glob("*.json")
+               if json.loads(p.read_text())["max_seq_length"] == 256]
+    memo.write_text(json.dumps({**cold["model"], "dim": 512}))
+    assert _probe(tmp_path, "de,zh")["error"].endswith("differs from the loaded model's; it has been removed, run again")
+    assert not memo.exists()

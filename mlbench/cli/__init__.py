@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sys
-
 from typing import Any
 
 import typer
@@ -15,10 +14,14 @@ from mlbench.errors import MlbenchError
 
 
 def _metavars(cmd: Any) -> None:
-    """Help shows ``--langs LANGS``, not typer's ``--langs <str>``, and no type for a flag."""
+    """Help shows ``--langs LANGS``, not typer's ``--langs <str>``, no type for a flag, and an
+    argument by its name alone (``RESULT``, not ``RESULT <path>``)."""
     for param in cmd.params:
-        if getattr(param, "param_type_name", "") == "option" and param.metavar is None:
+        kind = getattr(param, "param_type_name", "")
+        if kind == "option" and param.metavar is None:
             param.metavar = "" if param.is_flag else max(param.opts, key=len).lstrip("-").upper().replace("-", "_")
+        elif kind == "argument":
+            param.display_type_rich = lambda ctx: None
     for sub in getattr(cmd, "commands", {}).values():
         _metavars(sub)
 

@@ -4,24 +4,47 @@ A hub id is resolved to a local snapshot first (``huggingface_hub.snapshot_downl
 honours ``HF_HUB_OFFLINE``), so the exact revision and a hash of the weights land in results.
 Remote code stays off unless asked for. Query and candidate prompts are prefixes (E5 uses
 ``query: `` / ``passage: ``).
+
+The model (and torch, 4-5 s to import) loads on first use. Its description, the key of the
+embedding cache, is remembered under MLBENCH_HOME/models once a loaded model has given it, keyed
+by everything it is made of (the folder's files and their hashes, the options, the library
+versions), so a rerun whose texts are all in the cache never loads the model.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import platform
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mlbench.encoders.base import Kind
-from mlbench.encoders.checkpoint import weights_sha256
+from mlbench.encoders.checkpoint import WEIGHT_SUFFIXES, hash_files, weights_sha256
 from mlbench.errors import MlbenchError
+from mlbench.files import write_json
+from mlbench.home import mlbench_home
+
+
+def accelerator_possible() -> bool:
+    """Whether torch could find a GPU here: an NVIDIA or AMD driver, or an Apple-silicon Mac.
+    Where neither is present the answer is "cpu" without importing torch."""
+    if platform.system() == "Darwin":
+        return platform.machine() == "arm64"
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd",
+                                           "/dev/dxg"))
 
 
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
+    if not accelerator_possible():
+        return "cpu"
     import torch
 
     if torch.cuda.is_available():
@@ -52,8 +75,6 @@ class SentenceTransformerEncoder:
                  max_seq_length: int | None = None, batch_tokens: int | None = None, max_batch: int | None = None,
                  device: str = "auto", precision: str = "auto", normalize: bool = True,
                  trust_remote_code: bool = False, revision: str | None = None) -> None:
-        from sentence_transformers import SentenceTransformer
-
         self.spec = model
         self.path, self.revision = resolve_model_path(model, revision)
         self.device = resolve_device(device)
@@ -62,16 +83,7 @@ class SentenceTransformerEncoder:
         if precision not in ("fp32", "fp16", "bf16"):
             raise MlbenchError(f"--precision {precision!r} is not one of fp32, fp16, bf16")
         self.precision = precision
-        self.model = SentenceTransformer(str(self.path), device=self.device, trust_remote_code=trust_remote_code,
-                                         local_files_only=True)
-        if max_seq_length:
-            self.model.max_seq_length = max_seq_length
-        if precision == "fp16":
-            self.model.half()
-        elif precision == "bf16":
-            import torch
-
-            self.model.to(torch.bfloat16)
+        self.max_seq_length_option = max_seq_length
         self.name = name or model
         self.prompts = {"query": query_prompt, "candidate": candidate_prompt}
         self.normalize = normalize
@@ -82,23 +94,74 @@ class SentenceTransformerEncoder:
         self.batch_tokens = batch_tokens or (2048 if on_cpu else 65536)
         self.max_batch = max_batch or (32 if on_cpu else 512)
         self._weights = weights_sha256(self.path)
+        self._model: Any = None
+        self._memo = _memo_path(self)
+
+    @property
+    def model(self) -> Any:
+        """The SentenceTransformer, loaded on first use (see the module docstring)."""
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            m = SentenceTransformer(str(self.path), device=self.device, trust_remote_code=self.trust_remote_code,
+                                    local_files_only=True)
+            if self.max_seq_length_option:
+                m.max_seq_length = self.max_seq_length_option
+            if self.precision == "fp16":
+                m.half()
+            elif self.precision == "bf16":
+                import torch
+
+                m.to(torch.bfloat16)
+            self._model = m
+            self._check_memo()
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     def describe(self) -> dict[str, Any]:
-        import sentence_transformers
+        if self._model is None and self._memo is not None and self._memo.is_file():
+            try:
+                return json.loads(self._memo.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                pass  # unreadable: load the model and write it again
+        return self._loaded_description()
 
+    def _loaded_description(self) -> dict[str, Any]:
+        model = self.model
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return {
             "type": "sentence-transformers", "name": self.name, "spec": self.spec,
             "revision": self.revision, "weights_sha256": self._weights,
-            "prompts": self.prompts, "max_seq_length": self.model.max_seq_length,
+            "prompts": self.prompts, "max_seq_length": model.max_seq_length,
             "precision": self.precision, "normalize": self.normalize,
             "trust_remote_code": self.trust_remote_code,
-            "dim": self._dim(),
-            "library": f"sentence-transformers {sentence_transformers.__version__}",
+            "dim": getter(),
+            "library": f"sentence-transformers {metadata.version('sentence-transformers')}",
         }
 
-    def _dim(self) -> int | None:
-        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return getter()
+    def _check_memo(self) -> None:
+        """Remember the description of the model just loaded; a remembered one that differs would
+        have keyed this run's cache wrongly, so it is removed and the run stopped."""
+        if self._memo is None:
+            return
+        now = self._loaded_description()
+        if self._memo.is_file():
+            try:
+                same = json.loads(self._memo.read_text(encoding="utf-8")) == now
+            except (OSError, json.JSONDecodeError):
+                same = False
+            if not same:
+                self._memo.unlink(missing_ok=True)
+                raise MlbenchError(f"{self._memo}: the remembered description of {self.spec} differs from the "
+                                   "loaded model's; it has been removed, run again")
+            return
+        try:
+            write_json(self._memo, now)
+        except OSError:
+            pass  # a read-only MLBENCH_HOME: the model loads on every run
 
     def token_lengths(self, texts: Sequence[str], kind: Kind) -> list[int]:
         prompt = self.prompts[kind]
@@ -115,3 +178,24 @@ class SentenceTransformerEncoder:
 
 def create(model: str, **kwargs: Any) -> SentenceTransformerEncoder:
     return SentenceTransformerEncoder(model, **kwargs)
+
+
+def _memo_path(enc: SentenceTransformerEncoder) -> Path | None:
+    """Where the description of this model with these options is remembered: a hash of every file
+    of the folder (weights by their hash, the rest by content), the options and the versions of
+    the libraries that build the model."""
+    h = hashlib.sha256()
+    try:
+        for path in sorted(p for p in enc.path.rglob("*") if p.is_file()):
+            h.update(str(path.relative_to(enc.path)).encode() + b"\0")
+            if path.suffix not in WEIGHT_SUFFIXES:  # weights are in the description's own hash
+                h.update(hash_files([path]).encode())
+        versions = {pkg: metadata.version(pkg) for pkg in ("sentence-transformers", "transformers", "torch")}
+    except (OSError, metadata.PackageNotFoundError):
+        return None
+    h.update(json.dumps({"spec": enc.spec, "revision": enc.revision, "weights": enc._weights, "name": enc.name,
+                         "prompts": enc.prompts, "max_seq_length": enc.max_seq_length_option,
+                         "precision": enc.precision, "normalize": enc.normalize,
+                         "trust_remote_code": enc.trust_remote_code, "versions": versions},
+                        sort_keys=True).encode())
+    return mlbench_home() / "models" / f"{h.hexdigest()[:32]}.json"

