@@ -31,6 +31,7 @@ from mlbench.render.plots import (
     heatmap,
     own_language,
     rank_distance,
+    rank_distance_top,
     save,
     write_plots,
 )
@@ -165,6 +166,17 @@ def test_rank_distance_bars_are_the_aggregates(env):
     macro = f"{rd['macro']:.1f}" if rd["macro"] < 1000 else f"{rd['macro']:,.0f}"
     assert "lower = less language bias" in texts and f"macro mean {macro}" in texts
     assert ax.get_xlabel() == "query language" and "rank distance" in ax.get_ylabel()
+
+
+def test_two_results_share_one_rank_distance_scale(env):
+    """Side by side (the report's --against), A's and B's bars are drawn on one y scale, the one
+    that holds the taller of the two; alone, each result gets its own."""
+    a, b = env.usem3.doc, env.bm25.doc
+    alone = [rank_distance(d).axes[0].get_ylim()[1] for d in (a, b)]
+    assert alone[0] != alone[1]
+    top = rank_distance_top([a, b])
+    assert top == max(alone)
+    assert [rank_distance(d, top).axes[0].get_ylim() for d in (a, b)] == [(0.0, top)] * 2
 
 
 def test_own_language_matrix_is_the_language_bias(env):
