@@ -16,7 +16,9 @@ import pytest
 _ROOT = Path(tempfile.mkdtemp(prefix="mlbench-tests-"))
 os.environ.update({"MLBENCH_HOME": str(_ROOT / "home"), "IR_DATASETS_HOME": str(_ROOT / "irds"),
                    "MLBENCH_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
-os.environ.pop("MLBENCH_DATA_DIR", None)
+_user_data = os.environ.pop("MLBENCH_DATA_DIR", None)  # tests name their data; the user's copy may still serve MLQA-R
+if _user_data:
+    os.environ.setdefault("MLBENCH_TEST_MLQA", _user_data)
 IRDS_HOME = Path(os.environ["IR_DATASETS_HOME"])
 
 

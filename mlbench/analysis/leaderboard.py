@@ -20,7 +20,7 @@ import os
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -155,7 +155,6 @@ class Standing:
     seed: int | None
     correction: str
     alpha: float
-    excluded: list[str] = field(default_factory=list)
 
     def procedure(self) -> str:
         what = "rank distance" if self.sort == "rank-distance" else f"mean({self.sort}) {self.metric}"

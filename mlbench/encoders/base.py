@@ -19,7 +19,6 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 Kind = Literal["query", "candidate"]
-TEXT_KINDS: tuple[Kind, ...] = ("query", "candidate")
 
 
 @runtime_checkable

@@ -213,10 +213,6 @@ class BM25Index:
         self._retriever = retriever  # None when the pool has no token at all
         self.size = size
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self._vocab)
-
     def score(self, queries: Sequence[str], lang: str) -> np.ndarray:
         """(len(queries), pool size) float32 BM25 scores, columns in pool order."""
         out = np.zeros((len(queries), self.size), dtype=np.float32)

@@ -114,20 +114,12 @@ class SentenceTransformerEncoder:
 
                 m.to(torch.bfloat16)
             self._model = m
-            self._check_memo()
+            self._remember(self._loaded_description())
         return self._model
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
     def describe(self) -> dict[str, Any]:
-        if self._model is None and self._memo is not None and self._memo.is_file():
-            try:
-                return json.loads(self._memo.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                pass  # unreadable: load the model and write it again
-        return self._loaded_description()
+        remembered = self._remembered() if self._model is None else None
+        return remembered if remembered is not None else self._loaded_description()
 
     def _loaded_description(self) -> dict[str, Any]:
         model = self.model
@@ -142,18 +134,23 @@ class SentenceTransformerEncoder:
             "library": f"sentence-transformers {metadata.version('sentence-transformers')}",
         }
 
-    def _check_memo(self) -> None:
+    def _remembered(self) -> dict[str, Any] | None:
+        """The remembered description; None when there is none or it cannot be read (then the model
+        loads and it is written again)."""
+        if self._memo is None or not self._memo.is_file():
+            return None
+        try:
+            return json.loads(self._memo.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def _remember(self, now: dict[str, Any]) -> None:
         """Remember the description of the model just loaded; a remembered one that differs would
         have keyed this run's cache wrongly, so it is removed and the run stopped."""
         if self._memo is None:
             return
-        now = self._loaded_description()
         if self._memo.is_file():
-            try:
-                same = json.loads(self._memo.read_text(encoding="utf-8")) == now
-            except (OSError, json.JSONDecodeError):
-                same = False
-            if not same:
+            if self._remembered() != now:
                 self._memo.unlink(missing_ok=True)
                 raise MlbenchError(f"{self._memo}: the remembered description of {self.spec} differs from the "
                                    "loaded model's; it has been removed, run again")

@@ -27,7 +27,6 @@ from mlbench.errors import MlbenchError
 # cut-offs of the language-bias diagnostics in multilingual pools (share of the top c per language)
 BIAS_CUTOFFS = (10, 100)
 DEFAULT_METRICS = ("map", "recall@1", "recall@5", "recall@10", "recall@100", "ndcg@10", "mrr@10")
-MEASURES = ("map", "recall", "ndcg", "mrr")
 _NAME = re.compile(r"^(map|recall@(\d+)|ndcg@(\d+)|mrr@(\d+))$")
 _DIAGNOSTIC = re.compile(r"^(rank_distance|own_lang_expected|own_lang@(\d+)|recall_vs_exact@(\d+))$")
 _LABELS = {"map": "mAP", "recall": "Recall", "ndcg": "nDCG", "mrr": "MRR", "rank_distance": "rank distance",
@@ -61,19 +60,10 @@ class Metric:
         return _LABELS.get(self.base, self.base) + (f"@{self.cutoff}" if self.cutoff is not None else "")
 
     @property
-    def reading(self) -> str:
-        return READINGS[self.better]
-
-    @property
     def trec_eval(self) -> str | None:
         """The trec_eval measure it equals (retrieval measures only)."""
         pattern = _TREC_EVAL.get(self.base)
         return pattern.format(k=self.cutoff) if pattern and not self.diagnostic else None
-
-    def worse_by(self, reference: float, value: float) -> float:
-        """How much worse ``value`` is than ``reference`` in this metric's direction (negative:
-        better). Own-language shares compare distances to the expected share elsewhere."""
-        return value - reference if self.better == "lower" else reference - value
 
     def fits_depth(self, depth: int) -> bool:
         """Whether a ranking cut at ``depth`` gives this metric exactly."""

@@ -46,12 +46,13 @@ class TopkBackend:
 
     def check(self, metrics: list[Metric], model: object, keep: int) -> None:
         for m in metrics:
+            if m.fits_depth(self.depth):
+                continue
             if m.needs_full_ranking:
                 raise MlbenchError(f"metric {m.name!r} needs the full ranking; the topk backend keeps the top {self.depth} "
                                    "passages per query (use cutoff metrics such as ndcg@10, recall@100, mrr@10, "
                                    "or --backend exact)")
-            if m.cutoff is not None and m.cutoff > self.depth:
-                raise MlbenchError(f"metric {m.name!r}: cutoff {m.cutoff} is beyond the {self.depth} passages kept per query")
+            raise MlbenchError(f"metric {m.name!r}: cutoff {m.cutoff} is beyond the {self.depth} passages kept per query")
         if keep > self.depth:
             raise MlbenchError(f"--trec-depth {keep} is beyond the {self.depth} passages kept per query")
         if model is not None and not isinstance(model, Encoder) and self.index.kind != "exact":
