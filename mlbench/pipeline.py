@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,15 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
     return Plan(plans, checkpoint_metadata(local, cfg.sampling, cfg.base_model, cfg.step))
 
 
+def with_checkpoint_prompts(options: EncoderOptions, metadata: dict[str, Any]) -> EncoderOptions:
+    """A checkpoint is evaluated with the prompts it was trained with (its ``mlbench.json``), unless
+    the run names its own."""
+    trained = metadata.get("prompts") or {}
+    if not trained or options.query_prompt or options.candidate_prompt:
+        return options
+    return replace(options, query_prompt=trained.get("query", ""), candidate_prompt=trained.get("candidate", ""))
+
+
 def _extra_kinds(cfg: RunConfig, spec: TaskSpec, req: LoadRequest) -> tuple[str, ...]:
     """Kinds a loader option adds (MIRACL's documented extra, the pool of all languages, which
     needs two languages or more)."""
@@ -160,7 +169,7 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
     otherwise ``cfg.model`` is resolved through the encoder registry."""
     the_plan = plan(cfg, model)
     t_load = time.perf_counter()
-    model = model or load_model(cfg.model, cfg.encoder)
+    model = model or load_model(cfg.model, with_checkpoint_prompts(cfg.encoder, the_plan.metadata))
     for p in the_plan.tasks:  # the model type is known now: a lexical model on an approximate index
         p.backend.check(p.metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
     load_s = time.perf_counter() - t_load

@@ -31,8 +31,8 @@ from mlbench.analysis.compare import aggregate_test
 from mlbench.analysis.significance import adjust, check_correction, reachable
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document
+from mlbench.results.aggregate import headline
 from mlbench.results.files import LoadedResult, differences, read_result, slice_of
-from mlbench.task import KINDS
 
 BUILTIN = "builtin"  # the board shipped with mlbench
 MANIFEST = "leaderboard.toml"
@@ -173,13 +173,7 @@ class Standing:
 
 
 def _values(entry: Entry, metric: str) -> dict[str, float | None]:
-    agg = entry.result.doc["aggregates"]
-    out: dict[str, float | None] = {k: agg.get("kinds", {}).get(k, {}).get(metric) for k in KINDS}
-    rd = agg.get("rank_distance")
-    out["rank_distance"] = rd.get("macro") if rd else None
-    bias = agg.get("language_bias", {}).get("top10", {}).get("own_share", {})
-    out["own@10"] = bias.get("macro")
-    return out
+    return headline(entry.result.doc, metric)
 
 
 def _sort_key(sort: str) -> tuple[str, str, str]:

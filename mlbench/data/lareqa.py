@@ -12,6 +12,10 @@ Options (:class:`LareqaOptions`): ``max_articles`` keeps the first N articles of
 file (a small slice that stays parallel); ``candidate_text`` is what an encoder sees of a
 candidate: the ``sentence``, or ``sentence+context``, the sentence and its paragraph joined by a
 newline (LAReQA encodes the pair; the sentence stays first and the cache key changes with it).
+
+Task option (a task file's ``[options]``, not a flag): ``articles = "36-47"`` keeps those articles
+(0-based, ranges and commas) of every language file, before ``max_articles``. It declares splits
+as task variants: ``xquad-r-train`` (articles 0-35) and ``xquad-r-heldout`` (36-47).
 """
 
 from __future__ import annotations
@@ -92,12 +96,31 @@ def _spans(value: object) -> bool:
         isinstance(v, list) and len(v) == 2 and all(type(x) is int for x in v) for v in value)
 
 
-def parse_lang(doc: dict, lang: str, origin: str, max_articles: int | None = None) -> ParsedFile:
+def parse_articles(text: object) -> list[int]:
+    """``"0-35"``, ``"3,7,11-13"``: sorted article indices without repeats."""
+    if not isinstance(text, str) or not text.strip():
+        raise MlbenchError(f"articles {text!r} must be a string of indices and ranges, e.g. \"36-47\"")
+    picked: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()) or (hi and int(hi) < int(lo)):
+            raise MlbenchError(f"articles {text!r}: {part.strip()!r} is not an index or a range A-B with A <= B")
+        picked.update(range(int(lo), int(hi or lo) + 1))
+    return sorted(picked)
+
+
+def parse_lang(doc: dict, lang: str, origin: str, max_articles: int | None = None,
+               articles: list[int] | None = None) -> ParsedFile:
     out = ParsedFile(lang=lang)
     seen_groups: set[str] = set()
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise MlbenchError(f"{origin}: field 'data' is missing or not a list (expected SQuAD json)")
-    articles = doc["data"][:max_articles] if max_articles else doc["data"]
+    chosen = doc["data"]
+    if articles is not None:
+        if articles[-1] >= len(chosen):
+            raise MlbenchError(f"{origin}: article {articles[-1]} asked for, the file has {len(chosen)}")
+        chosen = [chosen[i] for i in articles]
+    articles = chosen[:max_articles] if max_articles else chosen
     where = origin
     try:
         for a_idx, article in enumerate(articles):
@@ -141,19 +164,24 @@ def parse_lang(doc: dict, lang: str, origin: str, max_articles: int | None = Non
     return out
 
 
-def parse_file(raw: bytes, lang: str, origin: str, max_articles: int | None = None) -> ParsedFile:
-    return parse_lang(_parse(raw, origin), lang, origin, max_articles)
+def parse_file(raw: bytes, lang: str, origin: str, max_articles: int | None = None,
+               articles: list[int] | None = None) -> ParsedFile:
+    return parse_lang(_parse(raw, origin), lang, origin, max_articles, articles)
 
 
 def load(req: LoadRequest) -> TaskData:
     opts: LareqaOptions = req.options
     langs: dict[str, LangData] = {}
     files: dict[str, dict[str, str]] = {}
+    chosen = parse_articles(req.spec.options["articles"]) if "articles" in req.spec.options else None
     for lang in req.langs:
         f = fetch(req.spec, lang, req.data_dir)
-        langs[lang] = parse_file(f.data, lang, f.origin, opts.max_articles).lang_data(opts.candidate_text, req.max_queries)
+        parsed = parse_file(f.data, lang, f.origin, opts.max_articles, chosen)
+        langs[lang] = parsed.lang_data(opts.candidate_text, req.max_queries)
         files[lang] = {"origin": f.origin, "sha256": f.sha256}
     subset: dict[str, object] = {}
+    if chosen is not None:
+        subset["articles"] = req.spec.options["articles"]
     if opts.max_articles:
         subset["max_articles"] = opts.max_articles
     if req.max_queries:
@@ -162,4 +190,5 @@ def load(req: LoadRequest) -> TaskData:
                     candidate_text=opts.candidate_text, source=req.spec.source.url, files=files, subset=subset)
 
 
-LOADER = Loader("lareqa", LareqaOptions, load)
+LOADER = Loader("lareqa", LareqaOptions, load, task_options=("articles",),
+                check_task_options=lambda options: parse_articles(options.get("articles", "0")) and None)

@@ -44,6 +44,8 @@ class Loader:
     load: Callable[[LoadRequest], TaskData]
     check: Callable[[LoadRequest], None] | None = None
     streamed: bool = False
+    task_options: tuple[str, ...] = ()  # what a task file's [options] may set (variants, splits)
+    check_task_options: Callable[[dict[str, Any]], None] | None = None
 
 
 def _builtin() -> dict[str, Loader]:

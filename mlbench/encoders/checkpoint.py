@@ -3,7 +3,9 @@
 A model is identified by its spec plus a resolved hub revision (the snapshot commit) and/or a
 content hash of its weight files, so two result files can be told apart even when a folder was
 overwritten in place. Optional training metadata (``sampling``: x-x, x-y, hybrid, other;
-``base_model``; ``step``) comes from ``mlbench.json`` in the checkpoint folder or from flags.
+``base_model``; ``step``; and what the reference trainer adds: ``alpha``, ``seed``, ``prompts``,
+``training``) comes from ``mlbench.json`` in the checkpoint folder or from flags. A checkpoint's
+``prompts`` are what it was trained with; a run applies them unless told other prompts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from mlbench.errors import MlbenchError
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".npz", ".onnx", ".gguf")
 SAMPLING = ("x-x", "x-y", "hybrid", "other")
 METADATA_FILE = "mlbench.json"
+# what mlbench.json may hold; the reference trainer (mlbench.training) writes all of them
+METADATA_FIELDS = ("sampling", "alpha", "base_model", "step", "seed", "prompts", "training")
 
 
 def hash_files(paths: list[Path]) -> str:
@@ -47,9 +51,9 @@ def checkpoint_metadata(folder: Path | None, sampling: str | None = None, base_m
             raise MlbenchError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(meta, dict):
             raise MlbenchError(f"{path}: expected a JSON object")
-        unknown = set(meta) - {"sampling", "base_model", "step"}
+        unknown = set(meta) - set(METADATA_FIELDS)
         if unknown:
-            raise MlbenchError(f"{path}: unknown field {sorted(unknown)[0]!r} (known: sampling, base_model, step)")
+            raise MlbenchError(f"{path}: unknown field {sorted(unknown)[0]!r} (known: {', '.join(METADATA_FIELDS)})")
     if sampling is not None:
         meta["sampling"] = sampling
     if base_model is not None:
@@ -58,6 +62,12 @@ def checkpoint_metadata(folder: Path | None, sampling: str | None = None, base_m
         meta["step"] = step
     if "sampling" in meta and meta["sampling"] not in SAMPLING:
         raise MlbenchError(f"sampling {meta['sampling']!r} is not one of {', '.join(SAMPLING)}")
-    if "step" in meta and not isinstance(meta["step"], int):
+    if "step" in meta and (not isinstance(meta["step"], int) or isinstance(meta["step"], bool)):
         raise MlbenchError(f"step {meta['step']!r} is not an integer")
+    if "alpha" in meta and not (isinstance(meta["alpha"], (int, float)) and 0 <= meta["alpha"] <= 1):
+        raise MlbenchError(f"alpha {meta['alpha']!r} is not a number in [0, 1]")
+    prompts = meta.get("prompts", {})
+    if not (isinstance(prompts, dict) and set(prompts) <= {"query", "candidate"}
+            and all(isinstance(v, str) for v in prompts.values())):
+        raise MlbenchError(f"prompts {prompts!r} must map query and/or candidate to a string")
     return meta

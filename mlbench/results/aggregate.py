@@ -66,3 +66,19 @@ def aggregate(results: Sequence[SettingResult], metrics: Sequence[str], micro: b
             out["rank_distance"] = {"macro": _mean(list(per_lang.values())), "query_langs": per_lang}
         out["language_bias"] = _bias(multi)
     return out
+
+
+HEADLINE = ("mono", "cross", "multi", "rank_distance", "own@10")
+
+
+def headline(doc: dict[str, Any], metric: str) -> dict[str, float | None]:
+    """The figures a row of a leaderboard or a sweep shows: ``metric`` per kind (mono, cross,
+    multi), the macro rank distance and the macro own-language share of the top 10; None where
+    the result has no such figure."""
+    agg = doc["aggregates"]
+    out: dict[str, float | None] = {k: agg.get("kinds", {}).get(k, {}).get(metric) for k in HEADLINE[:3]}
+    rd = agg.get("rank_distance")
+    out["rank_distance"] = rd.get("macro") if rd else None
+    out["own@10"] = agg.get("language_bias", {}).get("top10", {}).get("own_share", {}).get("macro")
+    return out
+

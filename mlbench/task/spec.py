@@ -5,6 +5,11 @@ metrics, settings); the code only knows *how* to read a format. Task files come 
 later ones overriding earlier ones by name: the files installed with mlbench, packages registered
 under the entry-point group ``mlbench.tasks`` (every ``*.toml`` in the named package's folder),
 and folders given with ``--tasks-dir``.
+
+A task file may be a *variant* of another: ``extends = "xquad-r"`` takes every field of
+``xquad-r.toml`` in the same folder, and the variant's own fields replace them; an ``[options]``
+table passes fixed options to the format's loader (``articles = "36-47"``: a LAReQA task of those
+articles only). Variants are how a split is declared, e.g. ``xquad-r-heldout``.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class TaskSpec:
     licence: str
     citation: str
     file: Path
+    options: dict[str, Any] = field(default_factory=dict)  # the loader's task options ([options])
 
     def check_langs(self, langs: list[str] | None) -> tuple[str, ...]:
         """Validate a language selection against this task (None: all)."""
@@ -84,7 +90,7 @@ def _field(data: dict[str, Any], key: str, typ: type, file: Path, default: Any =
 def parse_task_file(file: Path) -> TaskSpec:
     """Read and validate one task file; any defect is a one-line error naming file and field."""
     file = Path(file)
-    data = read_document(file, "toml", "task file")
+    data = _with_base(read_document(file, "toml", "task file"), file)
     schema = data.get("schema", SCHEMA)
     if schema != SCHEMA:
         raise MlbenchError(f"{file}: field 'schema' is {schema!r}; this mlbench reads {SCHEMA}")
@@ -138,6 +144,7 @@ def parse_task_file(file: Path) -> TaskSpec:
             raise MlbenchError(f"{file}: field 'source.{key}' may only use the placeholder {{lang}} ({type(exc).__name__}: {exc})") from None
         if key == "path" and any(Path(rel).is_absolute() or ".." in Path(rel).parts for rel in filled):
             raise MlbenchError(f"{file}: field 'source.path' must be relative, without '..'")
+    options = _field(data, "options", dict, file, {})
     return TaskSpec(
         name=name,
         version=str(_field(data, "version", str, file)),
@@ -152,7 +159,42 @@ def parse_task_file(file: Path) -> TaskSpec:
         licence=_field(data, "licence", str, file, ""),
         citation=_field(data, "citation", str, file, ""),
         file=file,
+        options=_check_options(options, data["format"], file),
     )
+
+
+def _with_base(data: dict[str, Any], file: Path) -> dict[str, Any]:
+    """A variant's fields over those of the task it ``extends`` (one level, same folder)."""
+    if "extends" not in data:
+        return data
+    base_name = data["extends"]
+    if not isinstance(base_name, str) or not _NAME.fullmatch(base_name):
+        raise MlbenchError(f"{file}: field 'extends' must name a task file in the same folder, got {base_name!r}")
+    base_file = file.parent / f"{base_name}.toml"
+    if not base_file.is_file():
+        raise MlbenchError(f"{file}: field 'extends': no task file {base_file.name} beside it")
+    base = read_document(base_file, "toml", "task file")
+    if "extends" in base:
+        raise MlbenchError(f"{file}: field 'extends': {base_file.name} is itself a variant (one level only)")
+    return {**base, **{k: v for k, v in data.items() if k != "extends"}}
+
+
+def _check_options(options: dict[str, Any], fmt: Any, file: Path) -> dict[str, Any]:
+    if not options:
+        return {}
+    from mlbench.data.loaders import get_loader
+
+    loader = get_loader(str(fmt))
+    unknown = sorted(set(options) - set(loader.task_options))
+    if unknown:
+        known = ", ".join(loader.task_options) or "none"
+        raise MlbenchError(f"{file}: field 'options.{unknown[0]}' is not an option of format {fmt} (known: {known})")
+    if loader.check_task_options is not None:
+        try:
+            loader.check_task_options(options)
+        except MlbenchError as exc:
+            raise MlbenchError(f"{file}: field 'options': {exc}") from None
+    return dict(options)
 
 
 def builtin_tasks_dir() -> Path:

