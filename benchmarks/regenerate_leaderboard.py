@@ -31,6 +31,9 @@ def main() -> None:
     for e in board.entries:
         if (args.only and e.model not in args.only) or (args.task and e.task not in args.task):
             continue
+        if e.checkpoint and not Path(e.result.doc["model"]["spec"]).is_dir():
+            print(f"{e.task:8} {e.model}: checkpoint not here; remake it first: {e.checkpoint}")
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             env = {} if args.keep_cache else {"MLBENCH_HOME": os.path.join(tmp, "home")}
             t0 = time.perf_counter()

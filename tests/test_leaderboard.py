@@ -73,6 +73,8 @@ def reproduced(tmp_path_factory):
     env = {"MLBENCH_HOME": str(tmp_path_factory.mktemp("home")), "MLBENCH_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     out = {}
     for e in board.of_task("xquad-r"):
+        if e.checkpoint:  # a trained checkpoint (about 90 MB) is not committed; its entry says how to remake it
+            continue
         folder = tmp_path_factory.mktemp("rerun")
         out[e.result.doc["model"]["spec"]] = reproduce(e.result, folder, SLICE, env)
     return out

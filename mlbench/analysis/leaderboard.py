@@ -46,6 +46,7 @@ class Entry:
     result: LoadedResult
     note: str = ""
     new: bool = False  # the run being placed with --compare-to
+    checkpoint: str = ""  # how to remake a model that no registry or hub serves (a trained checkpoint)
 
     @property
     def task(self) -> str:
@@ -120,6 +121,8 @@ def load_board(folder: Path | str | None = None) -> Board:
             raise MlbenchError(f"{manifest}: field '{where}.result' must be a file name inside {folder}")
         task = _field(manifest, f"{where}.task", item.get("task"), str, "a task name")
         note = _field(manifest, f"{where}.note", item.get("note", ""), str, "a string") if "note" in item else ""
+        checkpoint = _field(manifest, f"{where}.checkpoint", item["checkpoint"], str, "a command that makes the "
+                            "model") if "checkpoint" in item else ""
         if name in seen:
             raise MlbenchError(f"{manifest}: field '{where}.result' names {name!r} twice")
         seen.add(name)
@@ -127,7 +130,7 @@ def load_board(folder: Path | str | None = None) -> Board:
         if result.task != task:
             raise MlbenchError(f"{folder / name}: field 'task.name' is {result.task!r} but {manifest.name} "
                                f"lists it under task {task!r} ({where}.task)")
-        entries.append(Entry(result, note))
+        entries.append(Entry(result, note, checkpoint=checkpoint))
     return Board(folder, title, entries)
 
 

@@ -93,7 +93,8 @@ def readme(board: Board) -> str:
         "tests/test_leaderboard.py fails when this file and the result files disagree. -->", "",
         "Reference results of real runs, committed as result files beside this page. Every figure below is "
         "read from those files; each entry records the exact command that made it (last section), and "
-        "`benchmarks/regenerate_leaderboard.py` reruns them all.", "",
+        "`benchmarks/regenerate_leaderboard.py` reruns them all (a trained checkpoint is first remade by the "
+        "command listed before its run).", "",
         "Place your own run among them with `mlbench run ... --compare-to leaderboard/`, or "
         "`mlbench leaderboard --format table|markdown|html`.", "",
         "Columns: macro-averaged main metric (mAP on XQuAD-R and MLQA-R) per setting kind (mono X→X, cross X→Y, "
@@ -114,7 +115,8 @@ def readme(board: Board) -> str:
         env = doc["environment"].get("packages", {})
         lines += [f"- `{e.result.path.name}` (mlbench {doc.get('mlbench_version')}, numpy {env.get('numpy', '?')}, "
                   f"{doc['environment'].get('device', '?')}):", "",
-                  "  ```", f"  {doc['run'].get('command') or '(no command recorded)'}", "  ```", ""]
+                  "  ```", *([f"  {e.checkpoint}"] if e.checkpoint else []),
+                  f"  {doc['run'].get('command') or '(no command recorded)'}", "  ```", ""]
     lines += ["Offline, MLQA-R reads a local copy of the LAReQA files: "
               "`MLBENCH_DATA_DIR=../shared/data/lareqa` (see docs/tasks.md); online it is downloaded from the "
               "pinned commit and checked against its sha256.", ""]
