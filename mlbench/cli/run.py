@@ -16,6 +16,7 @@ from mlbench.task import DEFAULT_TASK
 
 CORPUS = "MIRACL (tasks of format ir_datasets): "
 TOPK = "--backend topk: "
+ENGINE = "Encoding engine (docs/scale.md): "
 
 
 @command(name="run")
@@ -49,6 +50,11 @@ def run_command(
     trec_depth: Annotated[int, typer.Option(help="Candidates per query in TREC runs.")] = 100,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache (default MLBENCH_HOME/embeddings).")] = None,
     store_dir: Annotated[Optional[Path], typer.Option(help="Embedding stores of streamed corpora (default MLBENCH_HOME/corpus).")] = None,
+    engine: Annotated[str, typer.Option(help=ENGINE + "local (this process) | processes (worker processes on this machine) | ray (an actor pool on a Ray cluster; pip install 'mlbench[ray]').")] = "local",
+    workers: Annotated[Optional[int], typer.Option(help=ENGINE + "worker processes or Ray actors (default: one per device given, else one per CPU).")] = None,
+    devices: Annotated[Optional[str], typer.Option(help=ENGINE + "comma list, one per worker in turn: cuda:0,cuda:1 (processes); cuda (ray: one GPU per actor). sentence-transformers models only.")] = None,
+    cpus_per_worker: Annotated[int, typer.Option(help=ENGINE + "CPUs (and compute threads) of each worker.")] = 1,
+    ray_address: Annotated[Optional[str], typer.Option(help=ENGINE + "auto | HOST:PORT | ray://HOST:PORT; default: a local Ray started for the run.")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
     compare_to: Annotated[Optional[str], typer.Option("--compare-to", help="A leaderboard folder, or 'builtin' for the reference board shipped with mlbench: place this run among its entries of the same task and slice.")] = None,
@@ -68,6 +74,7 @@ def run_command(
     from mlbench.data.corpus import CorpusOptions
     from mlbench.data.lareqa import LareqaOptions
     from mlbench.encoders.registry import EncoderOptions, parse_encoder_args
+    from mlbench.engines import EngineOptions
     from mlbench.errors import MlbenchError
     from mlbench.pipeline import RunConfig, plan, run
     from mlbench.render import summary
@@ -89,6 +96,8 @@ def run_command(
         corpus=CorpusOptions(split=split, pool_subset=pool_subset, pool_docids=pool_docids,
                              ir_datasets_home=ir_datasets_home, multi_pool=multi_pool),
         search=SearchOptions(backend=backend, index=index, depth=depth),
+        engine=EngineOptions(engine=engine, workers=workers, devices=split_list(devices),
+                             cpus_per_worker=cpus_per_worker, ray_address=ray_address),
     )
     planned = plan(cfg)  # every option checked before the model is loaded
     if compare_to is not None:  # a board that cannot rank this run like with like fails before any encoding
