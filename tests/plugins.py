@@ -7,7 +7,9 @@ plugins:FACTORY`` (tests put this folder on PYTHONPATH):
   use-m3 (same cache), so that a run can be interrupted at a known point;
 - ``plugins:dies_once``: use-m3 (same description, same cache and store) whose process exits
   at its first passage batch if it is the first to create the file ``marker``: one engine worker
-  really dies mid-run, once.
+  really dies mid-run, once;
+- ``plugins:fails_after``: use-m3 whose encoder raises in every passage batch after its first
+  ``chunks`` passage batches (one per chunk of 16 MIRACL passages): a run that stops mid-way.
 """
 
 from __future__ import annotations
@@ -79,3 +81,20 @@ class DiesOnce(Slow):
 
 def dies_once(marker: str, threads: int | None = None) -> DiesOnce:
     return DiesOnce(marker, threads)
+
+
+class FailsAfter(Slow):
+    def __init__(self, chunks: int, threads: int | None = None) -> None:
+        super().__init__(0.0, threads)
+        self.chunks, self.seen = int(chunks), 0
+
+    def encode(self, texts, kind, lang):
+        if kind == "candidate":
+            if self.seen >= self.chunks:
+                raise RuntimeError(f"simulated failure after {self.chunks} chunks")
+            self.seen += 1
+        return self.inner.encode(texts, kind, lang)
+
+
+def fails_after(chunks: int, threads: int | None = None) -> FailsAfter:
+    return FailsAfter(chunks, threads)

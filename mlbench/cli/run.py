@@ -49,7 +49,8 @@ def run_command(
     trec_dir: Annotated[Optional[Path], typer.Option(help="Also write TREC run and qrels files per setting here.")] = None,
     trec_depth: Annotated[int, typer.Option(help="Candidates per query in TREC runs.")] = 100,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache (default MLBENCH_HOME/embeddings).")] = None,
-    store_dir: Annotated[Optional[Path], typer.Option(help="Embedding stores of streamed corpora (default MLBENCH_HOME/corpus).")] = None,
+    store_dir: Annotated[Optional[Path], typer.Option(help="Embedding stores of streamed corpora (default MLBENCH_HOME/corpus); with --engine ray, a path every node sees.")] = None,
+    store_chunk_rows: Annotated[int, typer.Option(help="Passages per store chunk: the unit of work of an engine's workers and the most work a stopped run loses (a store keeps the size it was started with).")] = 4096,
     engine: Annotated[str, typer.Option(help=ENGINE + "local (this process) | processes (worker processes on this machine) | ray (an actor pool on a Ray cluster; pip install 'mlbench[ray]').")] = "local",
     workers: Annotated[Optional[int], typer.Option(help=ENGINE + "worker processes or Ray actors (default: one per device given, else one per CPU).")] = None,
     devices: Annotated[Optional[str], typer.Option(help=ENGINE + "comma list, one per worker in turn: cuda:0,cuda:1 (processes); cuda (ray: one GPU per actor). sentence-transformers models only.")] = None,
@@ -86,7 +87,7 @@ def run_command(
     cfg = RunConfig(
         model=model, tasks=task or [DEFAULT_TASK], out_dir=out, kinds=kinds, langs=split_list(langs),
         max_queries=max_queries, metrics=split_list(metrics), data_dir=data_dir, tasks_dirs=tasks_dir,
-        cache_dir=cache_dir, store_dir=store_dir, sampling=sampling, base_model=base_model, step=step,
+        cache_dir=cache_dir, store_dir=store_dir, store_chunk_rows=store_chunk_rows, sampling=sampling, base_model=base_model, step=step,
         trec_dir=trec_dir, trec_depth=trec_depth, command=shlex.join(["mlbench", *sys.argv[1:]]),
         encoder=EncoderOptions(args=parse_encoder_args(encoder_arg), query_prompt=query_prompt,
                                candidate_prompt=candidate_prompt, max_seq_length=max_seq_length,

@@ -4,7 +4,8 @@ a Ray cluster, one model per actor.
 - **Cluster**: ``--ray-address`` ``auto`` | ``HOST:PORT`` | ``ray://HOST:PORT`` joins an existing
   cluster (checked to be reachable first: a wrong address is one line, exit 2); without it, the
   Ray this process has already joined, else a local Ray started for the run (its session files in
-  a temporary folder removed afterwards, no dashboard). Before any actor starts, one task on the
+  a temporary folder removed afterwards, no dashboard, token authentication with a token made for
+  the run unless ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_MODE`` is set). Before any actor starts, one task on the
   cluster checks that its workers can import mlbench, at the driver's version.
 - **Actors**: ``--workers`` of them (default: the cluster's CPUs / ``--cpus-per-worker``, or one
   per GPU with ``--devices cuda``), each with ``num_cpus=--cpus-per-worker`` (Ray sets their
@@ -21,6 +22,7 @@ a Ray cluster, one model per actor.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import tempfile
@@ -116,6 +118,7 @@ class RayEngine:
         self.start_s = 0.0
         self.version = ""
         self.address: str | None = None
+        self._token_set = False
 
     def start(self) -> None:
         ray = _ray()
@@ -135,6 +138,10 @@ class RayEngine:
             self.own = True  # joined for this run: leave it afterwards
         elif not ray.is_initialized():
             self.temp_dir = tempfile.mkdtemp(prefix="mlbench-ray-", dir="/tmp")  # short: socket paths
+            if "RAY_AUTH_TOKEN" not in os.environ and os.environ.get("RAY_AUTH_MODE") is None:
+                # token authentication with a token for this run only, rather than one saved to ~/.ray
+                os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+                self._token_set = True
             cpus = max(os.cpu_count() or 1, (self.options.workers or 1) * self.options.cpus_per_worker)
             ray.init(num_cpus=cpus, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE,
                      _temp_dir=self.temp_dir, log_to_driver=False)
@@ -231,6 +238,9 @@ class RayEngine:
         if self.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
             self.temp_dir = None
+        if self._token_set:
+            os.environ.pop("RAY_AUTH_TOKEN", None)
+            self._token_set = False
 
     def __enter__(self) -> RayEngine:
         return self
