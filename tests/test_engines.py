@@ -133,6 +133,7 @@ def test_engine_matches_local_on_miracl(engine, local_miracl, irds_home, tmp_pat
     print(f"{engine}: {identical} chunks byte-identical to local; engine {eng}")
 
 
+@pytest.mark.slow
 def test_engines_match_local_on_xquad(ray_cluster, tmp_path):
     """The XQuAD-R slice through the command line: candidates encoded by the workers through the
     text cache, in the batches the local loop plans."""
