@@ -53,12 +53,15 @@ def tree_rss(root: int) -> int:
 
 def one(config: str, langs: str, chunk_rows: int, model: str, irds: Path) -> dict:
     engine, _, workers = config.partition(":")
+    single = engine == "local@1"  # the local engine on one thread (the encoder's and BLAS's)
     with tempfile.TemporaryDirectory(prefix="bench_engines-", dir="/tmp") as tmp:
-        flags = [] if engine == "local" else ["--engine", engine, "--workers", workers or "2"]
+        flags = ["--encoder-arg", "threads=1"] if single else [] if engine == "local" else \
+            ["--engine", engine, "--workers", workers or "2"]
         cmd = [sys.executable, "-m", "mlbench.cli", "run", "--model", model, "--task", "miracl", "--langs", langs,
                "--store-chunk-rows", str(chunk_rows), "--out", f"{tmp}/out", *flags]
         env = {**os.environ, "MLBENCH_HOME": f"{tmp}/home", "IR_DATASETS_HOME": str(irds), "MLBENCH_OFFLINE": "1",
-               "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+               "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+               **({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"} if single else {})}
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         peak = 0
@@ -84,7 +87,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--langs", default="yo")
     p.add_argument("--model", default="use-m3")
-    p.add_argument("--configs", default="local,processes:1,processes:2,ray:1,ray:2")
+    p.add_argument("--configs", default="local,local@1,processes:1,processes:2,ray:1,ray:2",
+                   help="engine[:workers]; local@1: the local engine on one thread (use-m3 threads=1, one BLAS thread)")
     p.add_argument("--chunk-rows", type=int, default=64, help="passages per store chunk (the unit of work)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     a = p.parse_args()
