@@ -93,8 +93,10 @@ def _actor_class(ray: Any) -> Any:
 
             self.worker = Worker(model_spec, encoder_options, device, threads)
 
-        def hello(self) -> tuple[int, str]:
-            return os.getpid(), self.worker.device
+        def hello(self) -> tuple[int, str, str]:
+            import ray as ray_
+
+            return os.getpid(), self.worker.device, ray_.get_runtime_context().get_node_id()
 
         def run(self, unit: Any) -> Any:
             return self.worker.run(unit)
@@ -115,6 +117,7 @@ class RayEngine:
         self.actors: list[Any] = []
         self.workers = 0
         self.devices: list[str] = []
+        self.nodes = 0
         self.start_s = 0.0
         self.version = ""
         self.address: str | None = None
@@ -178,7 +181,8 @@ class RayEngine:
                                f"not start within 10 minutes; the cluster has {ray.cluster_resources()}") from None
         except ray.exceptions.RayActorError as exc:
             raise MlbenchError(f"--engine ray: an actor could not build the model: {_cause(exc)}") from None
-        self.devices = [d for _, d in hello]
+        self.devices = [d for _, d, _ in hello]
+        self.nodes = len({n for _, _, n in hello})
 
     def run(self, units: Iterator[Any], tick: Callable[[int], None]) -> Iterator[tuple[Any, Any]]:
         from mlbench.engines.base import check_fingerprint
@@ -216,7 +220,7 @@ class RayEngine:
 
     def describe(self) -> dict[str, Any]:
         return {"name": "ray", "started": bool(self.devices), "workers": self.workers or self.options.workers,
-                "devices": self.devices,
+                "devices": self.devices, "nodes": self.nodes,
                 "cpus_per_worker": self.options.cpus_per_worker, "ray_version": self.version,
                 "ray_address": self.options.ray_address or ("local, started for the run" if self.temp_dir else
                                                             "the Ray this process had joined"),
