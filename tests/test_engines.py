@@ -104,7 +104,7 @@ def local_miracl(irds_home, tmp_path_factory):
 # ------------------------------------------------------------------------- same results as local
 
 
-@pytest.mark.parametrize("engine", ["processes", "ray"])
+@pytest.mark.parametrize("engine", ["processes", pytest.param("ray", marks=pytest.mark.slow)])
 def test_engine_matches_local_on_miracl(engine, local_miracl, irds_home, tmp_path, request):
     if engine == "ray":
         request.getfixturevalue("ray_cluster")  # joined by the run (ray_address left out)
@@ -168,12 +168,14 @@ def _cli_miracl(tmp_path: Path, model: str, *flags: str, stores: Path) -> subpro
 
 
 @pytest.mark.parametrize("engine", ["processes", "ray"])
-def test_a_worker_that_dies_is_retried(engine, ray_cluster, local_miracl, tmp_path):
+def test_a_worker_that_dies_is_retried(engine, local_miracl, tmp_path, request):
     """A worker process exits at its first passage batch (plugins:dies_once, once per run): the
     pool is restarted (processes) or the actor restarted by Ray and its task retried (ray); the run
     ends with the complete store of --engine local and its metrics."""
     marker = tmp_path / "died"
-    flags = ("--engine", engine, "--workers", "2") + (("--ray-address", ray_cluster) if engine == "ray" else ())
+    flags = ("--engine", engine, "--workers", "2")
+    if engine == "ray":
+        flags += ("--ray-address", request.getfixturevalue("ray_cluster"))
     res = _cli_miracl(tmp_path, "plugins:dies_once", *flags, "--encoder-arg", f"marker={marker}",
                       stores=tmp_path / "stores")
     assert res.returncode == 0, res.stderr[-3000:]
