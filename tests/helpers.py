@@ -29,7 +29,8 @@ LAREQA_SHARED = SHARED / "data" / "lareqa"
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, columns: int = 200,
             timeout: float = 900) -> subprocess.CompletedProcess:
     """The installed command in a subprocess, output piped (not a terminal), ``COLUMNS`` wide."""
-    full_env = {**os.environ, "COLUMNS": str(columns), "PYTHONPATH": str(TESTS), **(env or {})}
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)  # a checkout on the path stays first
+    full_env = {**os.environ, "COLUMNS": str(columns), "PYTHONPATH": path, **(env or {})}
     return subprocess.run([sys.executable, "-m", "mlbench.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env=full_env, timeout=timeout)
 

@@ -16,6 +16,7 @@ from mlbench.task import DEFAULT_TASK
 
 CORPUS = "MIRACL (tasks of format ir_datasets): "
 TOPK = "--backend topk: "
+ENGINE = "Encoding engine (docs/scale.md): "
 
 
 @command(name="run")
@@ -48,7 +49,13 @@ def run_command(
     trec_dir: Annotated[Optional[Path], typer.Option(help="Also write TREC run and qrels files per setting here.")] = None,
     trec_depth: Annotated[int, typer.Option(help="Candidates per query in TREC runs.")] = 100,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache (default MLBENCH_HOME/embeddings).")] = None,
-    store_dir: Annotated[Optional[Path], typer.Option(help="Embedding stores of streamed corpora (default MLBENCH_HOME/corpus).")] = None,
+    store_dir: Annotated[Optional[Path], typer.Option(help="Embedding stores of streamed corpora (default MLBENCH_HOME/corpus); with --engine ray, a path every node sees.")] = None,
+    store_chunk_rows: Annotated[int, typer.Option(help="Passages per store chunk: the unit of work of an engine's workers and the most work a stopped run loses (a store keeps the size it was started with).")] = 4096,
+    engine: Annotated[str, typer.Option(help=ENGINE + "local (this process) | processes (worker processes on this machine) | ray (an actor pool on a Ray cluster; pip install 'mlbench[ray]').")] = "local",
+    workers: Annotated[Optional[int], typer.Option(help=ENGINE + "worker processes or Ray actors (default: one per device given, else one per CPU).")] = None,
+    devices: Annotated[Optional[str], typer.Option(help=ENGINE + "comma list, one per worker in turn: cuda:0,cuda:1 (processes); cuda (ray: one GPU per actor). sentence-transformers models only.")] = None,
+    cpus_per_worker: Annotated[int, typer.Option(help=ENGINE + "CPUs (and compute threads) of each worker.")] = 1,
+    ray_address: Annotated[Optional[str], typer.Option(help=ENGINE + "auto | HOST:PORT | ray://HOST:PORT; default: a local Ray started for the run.")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
     compare_to: Annotated[Optional[str], typer.Option("--compare-to", help="A leaderboard folder, or 'builtin' for the reference board shipped with mlbench: place this run among its entries of the same task and slice.")] = None,
@@ -68,6 +75,7 @@ def run_command(
     from mlbench.data.corpus import CorpusOptions
     from mlbench.data.lareqa import LareqaOptions
     from mlbench.encoders.registry import EncoderOptions, parse_encoder_args
+    from mlbench.engines import EngineOptions
     from mlbench.errors import MlbenchError
     from mlbench.pipeline import RunConfig, plan, run
     from mlbench.render import summary
@@ -79,7 +87,7 @@ def run_command(
     cfg = RunConfig(
         model=model, tasks=task or [DEFAULT_TASK], out_dir=out, kinds=kinds, langs=split_list(langs),
         max_queries=max_queries, metrics=split_list(metrics), data_dir=data_dir, tasks_dirs=tasks_dir,
-        cache_dir=cache_dir, store_dir=store_dir, sampling=sampling, base_model=base_model, step=step,
+        cache_dir=cache_dir, store_dir=store_dir, store_chunk_rows=store_chunk_rows, sampling=sampling, base_model=base_model, step=step,
         trec_dir=trec_dir, trec_depth=trec_depth, command=shlex.join(["mlbench", *sys.argv[1:]]),
         encoder=EncoderOptions(args=parse_encoder_args(encoder_arg), query_prompt=query_prompt,
                                candidate_prompt=candidate_prompt, max_seq_length=max_seq_length,
@@ -89,6 +97,8 @@ def run_command(
         corpus=CorpusOptions(split=split, pool_subset=pool_subset, pool_docids=pool_docids,
                              ir_datasets_home=ir_datasets_home, multi_pool=multi_pool),
         search=SearchOptions(backend=backend, index=index, depth=depth),
+        engine=EngineOptions(engine=engine, workers=workers, devices=split_list(devices),
+                             cpus_per_worker=cpus_per_worker, ray_address=ray_address),
     )
     planned = plan(cfg)  # every option checked before the model is loaded
     if compare_to is not None:  # a board that cannot rank this run like with like fails before any encoding

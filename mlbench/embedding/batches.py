@@ -60,12 +60,10 @@ def verify(out: object, n: int, dim: int | None, where: str) -> np.ndarray:
     return out
 
 
-def encode_batches(encoder: Encoder, texts: Sequence[str], kind: Kind, lang: str, dim: int | None = None,
-                   what: str | None = None, of: str = "") -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(indices into texts, verified float32 vectors)`` per batch, longest texts first.
-
-    ``what`` and ``of`` name the batch in errors: ``encoder NAME, {what} batch B{of} (LANG, N texts)``
-    (``what`` defaults to the kind)."""
+def plan_batches(encoder: Encoder, texts: Sequence[str], kind: Kind) -> list[np.ndarray]:
+    """The token-budget batches (index arrays into ``texts``, longest first) that
+    :func:`encode_batches` encodes: the same texts always give the same batches, wherever they are
+    encoded (an engine's worker encodes the batches the driver planned)."""
     name = getattr(encoder, "name", type(encoder).__name__)
     budget = int(getattr(encoder, "batch_tokens", DEFAULT_BATCH_TOKENS))
     max_batch = int(getattr(encoder, "max_batch", DEFAULT_MAX_BATCH))
@@ -73,7 +71,19 @@ def encode_batches(encoder: Encoder, texts: Sequence[str], kind: Kind, lang: str
     lengths = list(counter(texts, kind)) if counter else estimate_tokens(texts)
     if len(lengths) != len(texts):
         raise MlbenchError(f"encoder {name}: token_lengths returned {len(lengths)} values for {len(texts)} texts")
-    for b, idx in enumerate(token_batches(lengths, budget, max_batch)):
+    return token_batches(lengths, budget, max_batch)
+
+
+def encode_batches(encoder: Encoder, texts: Sequence[str], kind: Kind, lang: str, dim: int | None = None,
+                   what: str | None = None, of: str = "",
+                   batches: Sequence[np.ndarray] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(indices into texts, verified float32 vectors)`` per batch, longest texts first
+    (``batches``: the batches planned by :func:`plan_batches`, planned here when not given).
+
+    ``what`` and ``of`` name the batch in errors: ``encoder NAME, {what} batch B{of} (LANG, N texts)``
+    (``what`` defaults to the kind)."""
+    name = getattr(encoder, "name", type(encoder).__name__)
+    for b, idx in enumerate(plan_batches(encoder, texts, kind) if batches is None else batches):
         where = f"encoder {name}, {what or kind} batch {b}{of} ({lang}, {len(idx)} texts)"
         try:
             raw = encoder.encode([texts[i] for i in idx], kind, lang)

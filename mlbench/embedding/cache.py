@@ -20,13 +20,14 @@ import time
 import uuid
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from mlbench.embedding.batches import encode_batches
+from mlbench.embedding.batches import encode_batches, plan_batches
 from mlbench.encoders.base import Encoder
 from mlbench.files import write_bytes, write_json
 from mlbench.home import embedding_cache_dir
@@ -127,7 +128,8 @@ Progress = Callable[[int], None]
 
 
 def embed_texts(encoder: Encoder, cache: EmbeddingCache, groups: dict[tuple[str, str], list[str]],
-                progress_start: Callable[[int], Progress] | None = None) -> tuple[dict[tuple[str, str], np.ndarray], EncodeStats]:
+                progress_start: Callable[[int], Progress] | None = None,
+                engine: Any = None) -> tuple[dict[tuple[str, str], np.ndarray], EncodeStats]:
     """Embeddings for every (kind, lang) group of texts, each unique text encoded at most once.
 
     Texts are de-duplicated across groups (by kind, and language when the encoder depends on it),
@@ -135,6 +137,10 @@ def embed_texts(encoder: Encoder, cache: EmbeddingCache, groups: dict[tuple[str,
     vectors are flushed to a shard every ``FLUSH_ROWS`` texts and whenever the run stops, for any
     reason, so a rerun resumes where it left off. ``progress_start(total)`` is called once with
     the number of texts to encode and returns a callback taking the number just encoded.
+
+    With an ``engine`` (:mod:`mlbench.engines`) other than local, candidate groups are encoded by
+    its workers: the batches are planned here over the whole group, exactly as the local loop plans
+    them, and sent ``FLUSH_ROWS`` texts at a time; queries are always encoded here.
     """
     t0 = time.perf_counter()
     stats = EncodeStats()
@@ -169,6 +175,17 @@ def embed_texts(encoder: Encoder, cache: EmbeddingCache, groups: dict[tuple[str,
     try:
         for (kind, lang), items in todo.items():
             keys, texts = list(items), list(items.values())
+            if engine is not None and kind == "candidate":
+                for idx, vecs, n_batches in _engine_batches(engine, encoder, texts, kind, lang, cache.dim, tick):
+                    cache.dim = vecs.shape[1]
+                    pending_keys.extend(keys[i] for i in idx)
+                    pending_vecs.append(vecs)
+                    stats.encoded += len(idx)
+                    stats.batches += n_batches
+                    if len(pending_keys) >= FLUSH_ROWS:
+                        flush()
+                stats.per_group[f"{kind}:{lang}"] = len(items)
+                continue
             for idx, vecs in encode_batches(encoder, texts, kind, lang, cache.dim):  # type: ignore[arg-type]
                 cache.dim = vecs.shape[1]
                 pending_keys.extend(keys[i] for i in idx)
@@ -188,3 +205,35 @@ def embed_texts(encoder: Encoder, cache: EmbeddingCache, groups: dict[tuple[str,
         start += len(keys)
     stats.seconds = time.perf_counter() - t0
     return out, stats
+
+
+def _engine_batches(engine: Any, encoder: Encoder, texts: list[str], kind: str, lang: str, dim: int | None,
+                    tick: Progress) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """(indices into texts, vectors, batches) per unit an engine's workers encoded: the group's
+    batches as :func:`plan_batches` plans them, consecutive batches of up to ``FLUSH_ROWS`` texts
+    per unit."""
+    from mlbench.engines.base import Unit
+    from mlbench.errors import MlbenchError
+
+    units: list[list[np.ndarray]] = [[]]
+    for idx in plan_batches(encoder, texts, kind):  # type: ignore[arg-type]
+        if units[-1] and sum(len(g) for g in units[-1]) + len(idx) > FLUSH_ROWS:
+            units.append([])
+        units[-1].append(idx)
+    rows_of = [np.concatenate(batches) if batches else np.zeros(0, dtype=np.int64) for batches in units]
+
+    def work() -> Iterator[Unit]:
+        for u, batches in enumerate(units):
+            if not batches:
+                continue
+            starts = np.cumsum([0] + [len(b) for b in batches])
+            yield Unit(kind, lang, [texts[i] for i in rows_of[u]], index=u, of=f" of unit {u}",
+                       batches=[np.arange(a, b) for a, b in zip(starts[:-1], starts[1:])])
+
+    for unit, result in engine.run(work(), tick):
+        vecs = result.vectors
+        if dim is not None and vecs.shape[1] != dim:
+            raise MlbenchError(f"{kind} unit {unit.index} ({lang}): a worker returned dimension {vecs.shape[1]}, "
+                               f"other texts have {dim}")
+        dim = vecs.shape[1]
+        yield rows_of[unit.index], vecs, result.batches

@@ -6,6 +6,8 @@
   each language in turn, every unique text once across all of them).
 - Streamed candidates go, language by language, into an on-disk store keyed by doc id
   (:mod:`mlbench.embedding.store`), resumable chunk by chunk, never held in memory.
+- Candidates are encoded by the run's engine (:mod:`mlbench.engines`): in this process (local),
+  or by worker processes or Ray actors; the vectors are the same either way.
 
 Every setting of the run is then scored from these vectors; nothing is encoded per setting.
 """
@@ -38,7 +40,10 @@ class Embeddings:
 
 def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progress: ProgressStart | None = None,
           cache_dir: Path | None = None, stores_dir: Path | None = None,
-          store_chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Embeddings:
+          store_chunk_rows: int = DEFAULT_CHUNK_ROWS, engine: Any = None) -> Embeddings:
+    """``engine`` (:mod:`mlbench.engines`; default local) encodes the candidates: streamed ones
+    chunk by chunk into the store, in-memory ones through the text cache. Queries are encoded here."""
+    remote = engine if engine is not None and getattr(engine, "name", "local") != "local" else None
     fp = fingerprint(description)
     cache = EmbeddingCache(fp, description, cache_dir)
     streamed = [lang for lang, d in data.langs.items() if isinstance(d.candidates, StreamedCandidates)]
@@ -50,7 +55,7 @@ def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progres
             groups[("candidate", lang)] = d.candidates.texts
     label = f"encoding {data.spec.name}" + (" queries" if streamed else "")
     start = (lambda total: progress(label, total)) if progress else None
-    emb, stats = embed_texts(encoder, cache, groups, start)
+    emb, stats = embed_texts(encoder, cache, groups, start, engine=remote)
     candidates: dict[str, np.ndarray | VectorStore] = {
         lang: emb[("candidate", lang)] for lang in data.languages if ("candidate", lang) in emb}
     info: dict[str, Any] = {"unique_texts": stats.unique, "from_cache": stats.cached, "encoded": stats.encoded,
@@ -65,10 +70,11 @@ def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progres
             store = VectorStore(store_folder(root, cands.folder, cands.selection, fp), identity)
             st = build(store, cands.stream(), len(cands), encoder, lang, store_chunk_rows,
                        (lambda total, c=cands: progress(f"encoding {c.corpus} passages", total)) if progress else None,
-                       where=cands.origin)
+                       where=cands.origin, engine=engine)
             candidates[lang] = store
             passages[lang] = {"passages": store.rows, "from_store": st.from_store, "encoded": st.encoded,
-                              "chunks": len(store.chunks), "store": str(store.dir)}
+                              "chunks": len(store.chunks), "chunks_written": st.chunks_written,
+                              "store": str(store.dir)}
             info["batches"] += st.batches
         info.update({
             "unique_texts": stats.unique + sum(v["passages"] for v in passages.values()),

@@ -1,28 +1,37 @@
-"""On-disk embedding store for a corpus: fixed-order chunks of (doc ids, float32 vectors).
+"""On-disk embedding store for a corpus: chunks of (doc ids, float32 vectors), keyed by position.
 
 Layout of one store folder (one per corpus selection and encoder fingerprint, see
 :func:`store_folder`)::
 
     store.json                 schema, identity (encoder fingerprint and description, corpus,
-                               document-text rule, selection), complete, rows, dim
+                               document-text rule, selection), chunk_rows, complete, rows, dim,
+                               and, once complete, every chunk's sha256
     chunk-000000.vecs.npy      (rows, dim) float32, C order, plain .npy (memory-mapped on read)
     chunk-000000.ids.npy       (rows,) fixed-width bytes: the UTF-8 doc ids, in corpus order
+    chunk-000000.json          the chunk's record: index, offset, rows, dim, sha256 of both files
     chunk-000001.vecs.npy ...
 
-Chunks are written whole to a temporary file and renamed (``mlbench.atomic``), vectors first and
-ids last, so a chunk exists once its ids file exists. Building streams the corpus: passages are
-gathered ``chunk_rows`` at a time, encoded and checked by the one encode loop
-(:func:`mlbench.embedding.batches.encode_batches`), and written. A run that stops for any reason keeps every
-chunk it wrote; the next run with the same identity streams the corpus again, checks that the first
-passages' ids equal the stored ones chunk by chunk (a different corpus is an error, never mixed in),
-and encodes only the rest. At most one chunk of work is lost. Readers open one chunk at a time with
-``np.load(mmap_mode="r")``, so the whole store is never in memory. No pickle anywhere.
+Chunk *i* holds the corpus passages ``i*chunk_rows`` to ``(i+1)*chunk_rows - 1`` in stream order,
+whoever encoded it: the store is the same whether one process filled it in order or an engine's
+workers (:mod:`mlbench.engines`) wrote its chunks in any order, and search reads it in chunk order.
+A chunk is written by :func:`write_shard`: vectors, ids, then its record, each to a temporary file
+renamed into place (:mod:`mlbench.files`), so a chunk exists once its record exists. The record's
+checksums are verified before a chunk is taken as done (:meth:`VectorStore.accept` when a worker
+reports it, the scan of an incomplete store when a run resumes); a chunk that fails is encoded
+again. Building streams the corpus (:func:`build`); a run that stops for any reason keeps every
+chunk it wrote, and the next run with the same identity streams the corpus again, checks every
+stored chunk's ids against the corpus (a different corpus is an error, never mixed in), and
+encodes only the missing chunks. Readers open one chunk at a time with ``np.load(mmap_mode="r")``,
+so the whole store is never in memory. No pickle anywhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+import socket
 import time
 import warnings
 import zipfile
@@ -33,12 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from mlbench.embedding.batches import encode_batches
-from mlbench.encoders.base import Encoder
 from mlbench.errors import MlbenchError
 from mlbench.files import write_bytes, write_json
 
-SCHEMA = "mlbench.store/1"
+SCHEMA = "mlbench.store/2"
 DEFAULT_CHUNK_ROWS = 4096
 MANIFEST = "store.json"
 
@@ -50,6 +57,7 @@ class Chunk:
     rows: int
     ids_path: Path
     vecs_path: Path
+    sha256: tuple[str, str] = ("", "")  # of the vectors file and of the ids file
 
     def ids(self) -> np.ndarray:
         return np.load(self.ids_path, allow_pickle=False)
@@ -76,6 +84,38 @@ def store_folder(root: Path, folder: str, selection: str, fingerprint: str) -> P
     return Path(root) / folder / selection / fingerprint
 
 
+def chunk_paths(folder: Path, index: int) -> tuple[Path, Path, Path]:
+    """(vectors, ids, record) of chunk ``index``."""
+    stem = Path(folder) / f"chunk-{index:06d}"
+    return stem.with_suffix(".vecs.npy"), stem.with_suffix(".ids.npy"), stem.with_suffix(".json")
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_shard(folder: Path, index: int, offset: int, ids: Sequence[str], vectors: np.ndarray) -> dict[str, Any]:
+    """Write chunk ``index`` of a store folder (vectors, ids, then its record, each atomically) and
+    return its record. Called in whichever process encoded the chunk: an engine's worker writes
+    to the store folder directly (a path every worker sees)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(ids) or not np.isfinite(vectors).all():
+        raise ValueError("embedding store: refusing to store unverified vectors")
+    vecs_path, ids_path, record_path = chunk_paths(folder, index)
+    vec_bytes, id_bytes = _npy_bytes(vectors), _npy_bytes(ids_array(ids))
+    write_bytes(vecs_path, vec_bytes)
+    write_bytes(ids_path, id_bytes)
+    record = {"index": index, "offset": offset, "rows": len(ids), "dim": int(vectors.shape[1]),
+              "vecs_sha256": hashlib.sha256(vec_bytes).hexdigest(), "ids_sha256": hashlib.sha256(id_bytes).hexdigest(),
+              "writer": f"{socket.gethostname()}:{os.getpid()}"}
+    write_json(record_path, record)  # last: the chunk exists from here on
+    return record
+
+
 class VectorStore:
     """One store folder. ``identity`` is whatever must match for two runs to share vectors.
 
@@ -93,46 +133,120 @@ class VectorStore:
             except (OSError, ValueError) as exc:
                 raise MlbenchError(f"{self._manifest_path}: not a readable store manifest ({exc}); delete the folder") from None
             if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
-                raise MlbenchError(f"{self._manifest_path}: field 'schema' is not {SCHEMA!r}; delete the folder")
+                raise MlbenchError(f"{self._manifest_path}: field 'schema' is not {SCHEMA!r} (a store of another "
+                                   "mlbench version); delete the folder")
             if manifest.get("identity") != self.identity:
                 raise MlbenchError(f"{self._manifest_path}: this store was built for another encoder or corpus "
                                    "(field 'identity' differs); delete the folder")
             self.manifest = manifest
         else:
-            self.manifest = {"schema": SCHEMA, "identity": self.identity, "complete": False, "rows": None, "dim": None}
+            self.manifest = {"schema": SCHEMA, "identity": self.identity, "chunk_rows": None, "complete": False,
+                             "rows": None, "dim": None}
             write_json(self._manifest_path, self.manifest)
-        self.chunks: list[Chunk] = self._scan()
+        self.done: dict[int, Chunk] = self._scan()
 
-    def _scan(self) -> list[Chunk]:
-        """The longest prefix chunk-0, chunk-1, ... of readable, consistent chunks."""
-        chunks: list[Chunk] = []
-        offset, dim = 0, None
-        while True:
-            i = len(chunks)
-            ids_path, vecs_path = self.dir / f"chunk-{i:06d}.ids.npy", self.dir / f"chunk-{i:06d}.vecs.npy"
-            if not ids_path.exists():
-                break
+    # ---------------------------------------------------------------------------- chunks on disk
+
+    def _scan(self) -> dict[int, Chunk]:
+        """Every chunk whose record is readable and whose files agree with it. The checksums are
+        verified unless the store is complete (they were verified when it was completed)."""
+        complete = bool(self.manifest.get("complete"))
+        sums = self.manifest.get("chunk_sha256") if complete else None
+        out: dict[int, Chunk] = {}
+        dim = self.manifest.get("dim")
+        for record_path in sorted(self.dir.glob("chunk-*.json")):
             try:
-                ids = np.load(ids_path, allow_pickle=False)
-                vecs = np.load(vecs_path, mmap_mode="r", allow_pickle=False)
-                shape, dtype = vecs.shape, vecs.dtype
-                del vecs
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-                warnings.warn(f"embedding store: chunk {i} of {self.dir} is unreadable ({exc}); it is encoded again",
-                              stacklevel=2)
-                break
-            if (ids.ndim != 1 or ids.dtype.kind != "S" or len(shape) != 2 or shape[0] != len(ids)
-                    or dtype != np.float32 or (dim is not None and shape[1] != dim)):
-                warnings.warn(f"embedding store: chunk {i} of {self.dir} is inconsistent; it is encoded again", stacklevel=2)
-                break
-            dim = shape[1]
-            chunks.append(Chunk(i, offset, len(ids), ids_path, vecs_path))
-            offset += len(ids)
-        return chunks
+                index = int(record_path.name[len("chunk-"):-len(".json")])
+                record = json.loads(record_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                warnings.warn(f"embedding store: {record_path} is unreadable; the chunk is encoded again", stacklevel=2)
+                continue
+            problem = self.check_record(record, index, dim, checksums=not complete)
+            if problem is None and sums is not None and (index >= len(sums) or sums[index] != record.get("vecs_sha256")):
+                problem = "its checksum differs from the one store.json recorded"
+            if problem:
+                warnings.warn(f"embedding store: chunk {index} of {self.dir}: {problem}; it is encoded again", stacklevel=2)
+                continue
+            out[index] = self._chunk(record)
+            dim = record["dim"]
+        return out
+
+    def _chunk(self, record: dict[str, Any]) -> Chunk:
+        vecs_path, ids_path, _ = chunk_paths(self.dir, record["index"])
+        return Chunk(record["index"], record["offset"], record["rows"], ids_path, vecs_path,
+                     (record["vecs_sha256"], record["ids_sha256"]))
+
+    def check_record(self, record: Any, index: int, dim: int | None, checksums: bool = True,
+                     ids: Sequence[str] | None = None) -> str | None:
+        """What is wrong with chunk ``index`` as ``record`` describes it, or None: the files exist and
+        have the rows and width it says (``dim``, the width of the store's other chunks), their
+        sha256 equals the record's (when ``checksums``) and the ids are ``ids`` (when given)."""
+        vecs_path, ids_path, _ = chunk_paths(self.dir, index)
+        keys = ("index", "offset", "rows", "dim", "vecs_sha256", "ids_sha256")
+        if not isinstance(record, dict) or any(k not in record for k in keys) or record["index"] != index:
+            return "its record is incomplete or names another chunk"
+        rows = self.manifest.get("chunk_rows")
+        if rows and record["offset"] != index * rows:
+            return f"its offset {record['offset']} is not chunk {index} of {rows} rows"
+        if dim is not None and record["dim"] != dim:
+            return f"its dimension {record['dim']} differs from the store's {dim}"
+        try:
+            stored = np.load(ids_path, allow_pickle=False)
+            vecs = np.load(vecs_path, mmap_mode="r", allow_pickle=False)
+            shape, dtype = vecs.shape, vecs.dtype
+            del vecs
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            return f"its files are unreadable ({type(exc).__name__}: {exc})"
+        if (stored.ndim != 1 or stored.dtype.kind != "S" or len(stored) != record["rows"] or dtype != np.float32
+                or shape != (record["rows"], record["dim"])):
+            return "its files do not have the rows and width of its record"
+        if checksums and (_sha256_file(vecs_path) != record["vecs_sha256"] or _sha256_file(ids_path) != record["ids_sha256"]):
+            return "its files do not match the checksums of its record"
+        if ids is not None and stored.tolist() != [i.encode("utf-8") for i in ids]:
+            return "its ids are not the passages it was given"
+        return None
+
+    def accept(self, record: dict[str, Any], ids: Sequence[str]) -> Chunk:
+        """Take a chunk that a worker reports written, after verifying its files, checksums and ids."""
+        index = record.get("index") if isinstance(record, dict) else None
+        if not isinstance(index, int):
+            raise MlbenchError(f"{self.dir}: a worker reported a chunk without an index ({record!r})")
+        vecs_path, _, record_path = chunk_paths(self.dir, index)
+        if not record_path.exists():
+            raise MlbenchError(f"{record_path}: chunk {index} written by worker {record.get('writer')} is not there; the "
+                               "store folder must be on a filesystem every worker shares (--store-dir)")
+        on_disk = json.loads(record_path.read_text(encoding="utf-8"))
+        problem = "its record on disk differs from the one the worker reported" if on_disk != record else \
+            self.check_record(record, index, self.dim, checksums=True, ids=ids)
+        if problem:
+            raise MlbenchError(f"{vecs_path}: chunk {index} written by worker {record.get('writer')}: {problem}")
+        chunk = self._chunk(record)
+        self.done[index] = chunk
+        return chunk
+
+    # ------------------------------------------------------------------------------ the source
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """The chunks held, in corpus order."""
+        return [self.done[i] for i in sorted(self.done)]
+
+    @property
+    def chunk_rows(self) -> int | None:
+        return self.manifest.get("chunk_rows")
+
+    def set_chunk_rows(self, rows: int) -> int:
+        """The store's chunk size: the first run's choice, kept for every later run of the store."""
+        if not self.manifest.get("chunk_rows"):
+            if self.done:  # chunks of a store written before chunk_rows was recorded: their own size
+                rows = self.done[min(self.done)].rows
+            self.manifest["chunk_rows"] = rows
+            write_json(self._manifest_path, self.manifest)
+        return int(self.manifest["chunk_rows"])
 
     @property
     def rows(self) -> int:
-        return sum(c.rows for c in self.chunks)
+        return sum(c.rows for c in self.done.values())
 
     @property
     def label(self) -> str:
@@ -140,29 +254,25 @@ class VectorStore:
 
     @property
     def dim(self) -> int | None:
-        if not self.chunks:
+        if not self.done:
             return self.manifest.get("dim")
-        return int(self.chunks[0].vectors().shape[1])
+        return int(self.done[min(self.done)].vectors().shape[1])
 
     @property
     def complete(self) -> bool:
-        return bool(self.manifest.get("complete")) and self.manifest.get("rows") == self.rows
+        return (bool(self.manifest.get("complete")) and self.manifest.get("rows") == self.rows
+                and sorted(self.done) == list(range(len(self.done))))
 
     def write_chunk(self, ids: Sequence[str], vectors: np.ndarray) -> Chunk:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != len(ids) or not np.isfinite(vectors).all():
-            raise ValueError("embedding store: refusing to store unverified vectors")
-        i, offset = len(self.chunks), self.rows
-        ids_path, vecs_path = self.dir / f"chunk-{i:06d}.ids.npy", self.dir / f"chunk-{i:06d}.vecs.npy"
-        write_bytes(vecs_path, _npy_bytes(vectors))
-        write_bytes(ids_path, _npy_bytes(ids_array(ids)))  # last: the chunk exists from here on
-        chunk = Chunk(i, offset, len(ids), ids_path, vecs_path)
-        self.chunks.append(chunk)
-        return chunk
+        """Write the next chunk in corpus order (after the last one held)."""
+        i = max(self.done) + 1 if self.done else 0
+        offset = sum(c.rows for c in self.done.values())
+        return self.accept(write_shard(self.dir, i, offset, ids, vectors), ids)
 
     def mark_complete(self, dim: int | None, extra: dict[str, Any] | None = None) -> None:
-        self.manifest.update({"complete": True, "rows": self.rows, "dim": dim, "chunks": len(self.chunks),
-                              **(extra or {})})
+        chunks = self.chunks
+        self.manifest.update({"complete": True, "rows": self.rows, "dim": dim, "chunks": len(chunks),
+                              "chunk_sha256": [c.sha256[0] for c in chunks], **(extra or {})})
         write_json(self._manifest_path, self.manifest)
 
     def blocks(self, block_rows: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
@@ -192,11 +302,12 @@ class VectorStore:
     def ids_at(self, rows: np.ndarray) -> np.ndarray:
         """Doc ids (bytes) of global rows."""
         rows = np.asarray(rows, dtype=np.int64)
-        starts = np.array([c.offset for c in self.chunks], dtype=np.int64)
+        chunks = self.chunks
+        starts = np.array([c.offset for c in chunks], dtype=np.int64)
         which = np.searchsorted(starts, rows, side="right") - 1
         out = np.empty(rows.shape, dtype=object)
         for ci in np.unique(which):
-            ids = self.chunks[ci].ids()
+            ids = chunks[ci].ids()
             sel = which == ci
             out[sel] = ids[rows[sel] - starts[ci]]
         return out.astype(bytes) if out.size else np.zeros(rows.shape, dtype="S1")
@@ -238,11 +349,13 @@ class BuildStats:
     seconds: float = 0.0
 
 
-def build(store: VectorStore, docs: Iterable[tuple[str, str]], n_total: int, encoder: Encoder, lang: str,
+def build(store: VectorStore, docs: Iterable[tuple[str, str]], n_total: int, encoder: Any, lang: str,
           chunk_rows: int = DEFAULT_CHUNK_ROWS, progress_start: Callable[[int], Callable[[int], None]] | None = None,
-          where: str = "corpus") -> BuildStats:
-    """Fill ``store`` with the embeddings of ``docs`` ((doc id, text), streamed, ``n_total`` of them),
-    resuming after the chunks already stored."""
+          where: str = "corpus", engine: Any = None) -> BuildStats:
+    """Fill ``store`` with the embeddings of ``docs`` ((doc id, text), streamed, ``n_total`` of them):
+    the corpus is cut into chunks of the store's chunk size, a chunk already stored is checked id by
+    id and skipped, every other one is a unit of work for ``engine`` (:mod:`mlbench.engines`;
+    default: encoded here by ``encoder``), whose workers write it; each is verified when reported."""
     t0 = time.perf_counter()
     stats = BuildStats(from_store=store.rows)
     if chunk_rows <= 0:
@@ -256,45 +369,54 @@ def build(store: VectorStore, docs: Iterable[tuple[str, str]], n_total: int, enc
     if store.rows > n_total:
         raise MlbenchError(f"{store.dir}: the store holds {store.rows} passages, more than the {n_total} of the "
                            "corpus selection; it was built from another corpus (delete the folder)")
+    rows = store.set_chunk_rows(chunk_rows)
+    if engine is None:
+        from mlbench.engines.local import LocalEngine
+
+        engine = LocalEngine(encoder)
     tick = progress_start(n_total - store.rows) if progress_start else (lambda n: None)
-    dim = store.dim
     it = iter(docs)
     seen = 0
-    for chunk in list(store.chunks):  # check the stored prefix against the corpus, id by id
-        stored = chunk.ids().tolist()
-        got = [did.encode("utf-8") for did, _ in _take(it, chunk.rows)]
-        seen += len(got)
-        if got != stored:
-            pos = next((i for i, (g, s) in enumerate(zip(got, stored)) if g != s), min(len(got), len(stored)))
-            have = repr(stored[pos].decode("utf-8", "replace")) if pos < len(stored) else "nothing"
-            new = repr(got[pos].decode("utf-8", "replace")) if pos < len(got) else "the end of the corpus"
-            raise MlbenchError(f"{store.dir}: chunk {chunk.index} does not match the corpus (passage {chunk.offset + pos}: "
-                               f"{have} stored, {new} in {where}); the store was built from another corpus "
-                               "(delete the folder)")
-    while seen < n_total:
-        batch = _take(it, min(chunk_rows, n_total - seen))
-        if not batch:
-            break
-        ids = [d for d, _ in batch]
-        texts = [t for _, t in batch]
-        out: np.ndarray | None = None
-        for idx, vecs in encode_batches(encoder, texts, "candidate", lang, dim, what="passage",
-                                        of=f" of chunk {len(store.chunks)}"):
-            dim = vecs.shape[1]
-            if out is None:
-                out = np.empty((len(texts), dim), dtype=np.float32)
-            out[idx] = vecs
-            stats.encoded += len(idx)
-            stats.batches += 1
-            tick(len(idx))
-        assert out is not None
-        store.write_chunk(ids, out)
+
+    def units() -> Iterator[Any]:
+        from mlbench.engines.base import Unit
+
+        nonlocal seen
+        index = 0
+        while seen < n_total:
+            batch = _take(it, min(rows, n_total - seen))
+            if not batch:
+                return
+            ids = [d for d, _ in batch]
+            chunk = store.done.get(index)
+            if chunk is not None:  # stored: the corpus must still hold the same passages there
+                stored = chunk.ids().tolist()
+                got = [did.encode("utf-8") for did in ids]
+                if got != stored:
+                    pos = next((i for i, (g, s) in enumerate(zip(got, stored)) if g != s), min(len(got), len(stored)))
+                    have = repr(stored[pos].decode("utf-8", "replace")) if pos < len(stored) else "nothing"
+                    new = repr(got[pos].decode("utf-8", "replace")) if pos < len(got) else "the end of the corpus"
+                    raise MlbenchError(f"{store.dir}: chunk {index} does not match the corpus (passage {chunk.offset + pos}: "
+                                       f"{have} stored, {new} in {where}); the store was built from another corpus "
+                                       "(delete the folder)")
+            else:
+                yield Unit("candidate", lang, [t for _, t in batch], ids=ids, store=str(store.dir), index=index,
+                           offset=seen, what="passage", of=f" of chunk {index}")
+            seen += len(batch)
+            index += 1
+
+    for unit, result in engine.run(units(), tick):
+        store.accept(result.record, unit.ids)
+        stats.encoded += len(unit.texts)
+        stats.batches += result.batches
         stats.chunks_written += 1
-        seen += len(batch)
     if seen != n_total or next(it, None) is not None:
         raise MlbenchError(f"{where}: {'more' if seen == n_total else seen} passages streamed but {n_total} were counted before; the corpus files "
                            "changed during the run")
-    store.mark_complete(dim)
+    if store.rows != n_total or sorted(store.done) != list(range(len(store.done))):
+        raise MlbenchError(f"{store.dir}: {store.rows} of {n_total} passages in {len(store.done)} chunks stored after "
+                           "the run, not the whole corpus in consecutive chunks")
+    store.mark_complete(store.dim)
     stats.seconds = time.perf_counter() - t0
     return stats
 

@@ -102,13 +102,40 @@ def check_spec(spec: str) -> None:
                            "folder, a hub model is ORG/NAME")
 
 
+def st_backed(spec: str) -> bool:
+    """Whether ``spec`` is built by sentence-transformers (so takes its options such as the device)."""
+    eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
+    if spec in eps:
+        return eps[spec].value.startswith("mlbench.encoders.minilm")
+    return not _FACTORY.match(spec)
+
+
+def factory_parameters(spec: str) -> set[str]:
+    """The keyword parameters of a plugin factory (registered name or ``module:factory``); empty for
+    sentence-transformers models and for factories that cannot be inspected."""
+    import inspect
+
+    eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
+    try:
+        if spec in eps:
+            factory = eps[spec].load()
+        elif _FACTORY.match(spec):
+            module, _, attr = spec.partition(":")
+            factory = getattr(importlib.import_module(module), attr)
+        else:
+            return set()
+        return set(inspect.signature(factory).parameters)
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return set()
+
+
 def load_model(spec: str, options: EncoderOptions | None = None) -> Encoder | PoolScorer:
     options = options or EncoderOptions()
     eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
     if spec in eps:
-        st_backed = eps[spec].value.startswith("mlbench.encoders.minilm")
-        _refuse_st_options(spec, options, st_backed)
-        kwargs = {**(options.st_options() if st_backed else {}), **options.args}
+        is_st = eps[spec].value.startswith("mlbench.encoders.minilm")
+        _refuse_st_options(spec, options, is_st)
+        kwargs = {**(options.st_options() if is_st else {}), **options.args}
         return _call(eps[spec].load(), spec, kwargs)
     if _FACTORY.match(spec):
         _refuse_st_options(spec, options, False)

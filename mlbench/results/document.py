@@ -38,6 +38,7 @@ class RunFacts:
     encoding: dict[str, Any] = field(default_factory=dict)
     search: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)  # where candidates were encoded (mlbench.engines)
 
 
 def setting_entries(results: list[SettingResult]) -> list[dict[str, Any]]:
@@ -57,7 +58,7 @@ def build_document(data: TaskData, results: list[SettingResult], facts: RunFacts
     if "depth" in facts.search:
         run["depth"] = facts.search["depth"]
     run.update(data.run_info)
-    run.update({"search": facts.search, "encoding": facts.encoding,
+    run.update({"search": facts.search, "encoding": facts.encoding, "engine": facts.engine,
                 "timings_s": {k: round(v, 3) for k, v in facts.timings.items()}})
     return {
         "schema": SCHEMA,

@@ -16,6 +16,10 @@ part in the merge. (The same batch is searched again because faiss's scores for 
 on the batch it is in, BLAS or not.) The merge sorts the current top k and the block's candidates
 by (score, doc id) and keeps the first k, so the result is the exact top k of the whole corpus.
 
+**Where**: with a faiss build that has GPU support and a visible GPU, exact search
+(``faiss.knn_gpu``) and IVF (``index_cpu_to_gpu``) run on GPU 0 and HNSW on CPU; otherwise all on
+CPU (faiss-cpu, the default dependency). The result says which ran where (``run.search.where``).
+
 **Approximate search**: ``ivf`` (``IndexIVFFlat``, inner product; ``nlist`` lists, default
 about 4·sqrt(N) and at most N/39 so that k-means has 39 points per list; trained on
 min(N, max(39·nlist, min(100000, 256·nlist))) evenly spaced vectors; ``nprobe`` default 16) or ``hnsw``
@@ -47,6 +51,26 @@ def _faiss() -> Any:
     import faiss
 
     return faiss
+
+
+_GPU: dict[str, Any] = {}
+
+
+def gpu_resources() -> Any:
+    """faiss's GPU resources when the installed faiss has GPU support and sees a GPU, else None
+    (faiss-cpu, or no GPU): exact search and IVF then run on GPU 0, HNSW (CPU only in faiss) on CPU."""
+    if "res" not in _GPU:
+        faiss = _faiss()
+        res = None
+        if hasattr(faiss, "StandardGpuResources") and getattr(faiss, "get_num_gpus", lambda: 0)() > 0:
+            res = faiss.StandardGpuResources()
+        _GPU["res"] = res
+    return _GPU["res"]
+
+
+def placement(kind: str) -> str:
+    """Where an index of ``kind`` runs: ``gpu:0`` or ``cpu`` (recorded in the result's run.search)."""
+    return "gpu:0" if gpu_resources() is not None and kind in ("exact", "ivf") else "cpu"
 
 
 @dataclass(frozen=True)
@@ -114,7 +138,11 @@ def _block_knn(queries: np.ndarray, vecs: np.ndarray, k: int) -> tuple[np.ndarra
     n = vecs.shape[0]
     kb = min(n, k + 1)
     while True:
-        dist, rows = faiss.knn(queries, vecs, kb, metric=faiss.METRIC_INNER_PRODUCT)
+        res = gpu_resources()
+        if res is not None:
+            dist, rows = faiss.knn_gpu(res, queries, np.ascontiguousarray(vecs), kb, metric=faiss.METRIC_INNER_PRODUCT)
+        else:
+            dist, rows = faiss.knn(queries, vecs, kb, metric=faiss.METRIC_INNER_PRODUCT)
         if kb == n or kb <= k:
             break
         kth = dist[:, k - 1]
@@ -180,10 +208,13 @@ class ApproxIndex:
             self.params = {"M": m, "efConstruction": int(index.hnsw.efConstruction), "efSearch": int(index.hnsw.efSearch)}
         else:
             raise ValueError(spec.kind)
+        if spec.kind == "ivf" and gpu_resources() is not None:
+            index = faiss.index_cpu_to_gpu(gpu_resources(), 0, index)
         for _, _, vecs in store.blocks(0):  # a store's chunks one at a time
             index.add(np.ascontiguousarray(vecs))
             del vecs
         self.index = index
+        self.where = placement(spec.kind)
 
     def search(self, queries: np.ndarray, k: int, prefix: bytes = b"") -> tuple[np.ndarray, np.ndarray]:
         dist, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.store.rows))

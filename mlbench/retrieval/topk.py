@@ -116,6 +116,7 @@ class TopkBackend:
             tops[s] = (scores, ids)
         if approx:
             info["params"] = {p: a.params for p, a in approx.items()}
+        info["where"] = {"exact": S.placement("exact"), **({self.index.kind: S.placement(self.index.kind)} if approx else {})}
         info["kernel"] = "faiss.knn inner product (IndexFlatIP.search), blocks of store chunks, running top-k merge"
         return tops
 
