@@ -31,9 +31,10 @@ from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, check_spec,
 from mlbench.errors import MlbenchError
 from mlbench.metrics import Metric, parse_metrics
 from mlbench.results.document import RunFacts, build_document
-from mlbench.results.export import write_trec
+from mlbench.results.export import rankings_of, write_trec
 from mlbench.results.files import write_result
-from mlbench.retrieval.base import Backend, Job, SearchOptions, SettingResult, choose
+from mlbench.results.rankings import parse_depth
+from mlbench.retrieval.base import FULL_DEPTH, Backend, Job, SearchOptions, SettingResult, choose
 from mlbench.task import DEFAULT_TASK, TaskSpec, enumerate_settings, get_task, parse_kinds
 
 ProgressStart = Callable[[str, int], Callable[[int], None]]
@@ -62,6 +63,7 @@ class RunConfig:
     step: int | None = None
     trec_dir: Path | None = None
     trec_depth: int = 100
+    keep_rankings: int | str | None = None  # keep the top N ("full": the whole pool) in the rankings sidecar
     command: str | None = None  # the command line that asked for this run, recorded in results
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     lareqa: LareqaOptions = field(default_factory=LareqaOptions)
@@ -126,6 +128,7 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
         raise MlbenchError(f"--trec-depth must be positive, got {cfg.trec_depth}")
     if cfg.store_chunk_rows <= 0:
         raise MlbenchError(f"store chunk rows must be positive, got {cfg.store_chunk_rows}")
+    _keep(cfg)
     cfg.search.check()
     specs = [get_task(name, cfg.tasks_dirs) for name in cfg.tasks]  # an unknown task fails before any work
     plans = []
@@ -134,13 +137,22 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
         backend = choose(cfg.search, in_memory=not get_loader(spec.format).streamed)
         metrics = asked or parse_metrics(list(spec.metrics))
         main = spec.main_metric if spec.main_metric in [m.name for m in metrics] else metrics[0].name
-        backend.check(metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
+        backend.check(metrics, model, _keep(cfg))
         kinds = parse_kinds(cfg.kinds, spec.kinds + _extra_kinds(cfg, spec, req))
         plans.append(TaskPlan(spec, req, kinds, metrics, main, backend))
     if model is None:
         check_spec(cfg.model)
     local = Path(cfg.model) if Path(cfg.model).is_dir() else None
     return Plan(plans, checkpoint_metadata(local, cfg.sampling, cfg.base_model, cfg.step))
+
+
+def _keep(cfg: RunConfig) -> int:
+    """How deep the run keeps each ranking (0: not at all): for --trec-dir and --keep-rankings."""
+    keep = cfg.trec_depth if cfg.trec_dir else 0
+    if cfg.keep_rankings is not None:
+        depth = parse_depth(cfg.keep_rankings, "--keep-rankings")
+        keep = max(keep, FULL_DEPTH if depth is None else depth)
+    return keep
 
 
 def _extra_kinds(cfg: RunConfig, spec: TaskSpec, req: LoadRequest) -> tuple[str, ...]:
@@ -162,7 +174,7 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
     t_load = time.perf_counter()
     model = model or load_model(cfg.model, cfg.encoder)
     for p in the_plan.tasks:  # the model type is known now: a lexical model on an approximate index
-        p.backend.check(p.metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
+        p.backend.check(p.metrics, model, _keep(cfg))
     load_s = time.perf_counter() - t_load
     description = model.describe()
     return [_run_task(cfg, p, model, description, the_plan.metadata, load_s, progress) for p in the_plan.tasks]
@@ -181,18 +193,19 @@ def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, descript
         vectors = embed(data, model, description, progress, cfg.cache_dir, cfg.store_dir, cfg.store_chunk_rows)
     t2 = time.perf_counter()
     metrics = [m.name for m in p.metrics]
-    keep = cfg.trec_depth if cfg.trec_dir else 0
-    got = p.backend.run(Job(data, settings, metrics, model, vectors, keep), progress)
+    got = p.backend.run(Job(data, settings, metrics, model, vectors, _keep(cfg)), progress)
     facts = RunFacts(command=cfg.command, model_spec=cfg.model, model_name=getattr(model, "name", cfg.model),
                      description=description, metadata=metadata, device=getattr(model, "device", "cpu"),
                      metrics=metrics, main_metric=p.main_metric, encoding=vectors.info if vectors else {},
                      search=got.info, timings={"load_model_s": load_s, "load_data_s": t1 - t0, "encode_s": t2 - t1,
                                                **got.timings})
     doc = build_document(data, got.results, facts)
-    path = write_result(cfg.out_dir, doc, got.results)
+    qrels = {r.setting.id: {q: data.relevant_in_pool(r.setting, g) for q, g in zip(r.query_ids, r.groups)}
+             for r in got.results}
+    kept = None
+    if cfg.keep_rankings is not None:  # the depth kept (--trec-depth may keep more)
+        kept = (qrels, None if _keep(cfg) >= FULL_DEPTH else _keep(cfg))
+    path = write_result(cfg.out_dir, doc, got.results, kept)
     if cfg.trec_dir:
-        qrels = {r.setting.id: {q: data.relevant_in_pool(r.setting, g) for q, g in zip(r.query_ids, r.groups)}
-                 for r in got.results}
-        write_trec(cfg.trec_dir, p.spec.name, doc["model"]["name"].replace(" ", "_"), got.results, qrels,
-                   cfg.trec_depth)
+        write_trec(cfg.trec_dir, p.spec.name, doc["model"]["name"], rankings_of(got.results, qrels), cfg.trec_depth)
     return RunOutput(path, doc, got.results)

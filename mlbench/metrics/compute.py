@@ -77,9 +77,9 @@ def rank_distance(ranks: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
     return last - ranks[:, 0]
 
 
-def per_query_from_top(top_ids: np.ndarray, relevant: Sequence[set[str]], metrics: Sequence[str]) -> dict[str, np.ndarray]:
-    """Metrics of each query from its top-k ids (in rank order) and its relevant ids (all of them,
-    also those ranked beyond k, which count as not retrieved)."""
+def ranks_from_top(top_ids: np.ndarray, relevant: Sequence[set[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """(ranks, n_rel) of each query's relevant ids within its top-k ids (in rank order); relevant
+    ids ranked beyond k have rank ``inf`` (not retrieved)."""
     n = len(relevant)
     width = max((len(r) for r in relevant), default=0)
     ranks = np.full((n, max(width, 1)), np.inf)
@@ -88,4 +88,11 @@ def per_query_from_top(top_ids: np.ndarray, relevant: Sequence[set[str]], metric
         found = [pos + 1 for pos, d in enumerate(top_ids[q].tolist()) if d in rel]
         ranks[q, : len(found)] = found
         n_rel[q] = len(rel)
+    return ranks, n_rel
+
+
+def per_query_from_top(top_ids: np.ndarray, relevant: Sequence[set[str]], metrics: Sequence[str]) -> dict[str, np.ndarray]:
+    """Metrics of each query from its top-k ids (in rank order) and its relevant ids (all of them,
+    also those ranked beyond k, which count as not retrieved)."""
+    ranks, n_rel = ranks_from_top(top_ids, relevant)
     return {m: compute(m, ranks, n_rel) for m in metrics}

@@ -1,0 +1,188 @@
+"""Runs in and out (docs/interop.md): rankings kept and exported as TREC files at any depth after
+the fact, scored again by pytrec_eval and by ``mlbench evaluate`` to mlbench's own numbers; a run
+built by another tool (bm25s directly) evaluated; bad runs refused with one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytrec_eval
+from helpers import one_line_error, run_cli
+
+from mlbench.data.lareqa import LareqaOptions
+from mlbench.pipeline import RunConfig, run
+from mlbench.results.files import read_result
+
+SLICE = ["--langs", "de,en", "--max-articles", "2"]
+TREC_OF = {"map": "map", "recall@1": "recall_1", "recall@5": "recall_5", "recall@10": "recall_10",
+           "recall@100": "recall_100", "ndcg@10": "ndcg_cut_10"}
+
+
+def read_trec(path: Path) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        q, _, d, _, s, _ = line.split()
+        out.setdefault(q, {})[d] = float(s)
+    return out
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        q, _, d, r = line.split()
+        out.setdefault(q, {})[d] = int(r)
+    return out
+
+
+@pytest.fixture(scope="module")
+def bm25_full(tmp_path_factory):
+    """mlbench's BM25 on XQuAD-R de,en (2 articles), every ranking kept in full."""
+    root = tmp_path_factory.mktemp("bm25full")
+    cfg = RunConfig(model="bm25", tasks=["xquad-r"], langs=["de", "en"], lareqa=LareqaOptions(max_articles=2),
+                    out_dir=root / "res", keep_rankings="full")
+    (out,) = run(cfg)
+    return read_result(out.path)
+
+
+def test_full_depth_export_rescored_by_pytrec_eval_and_evaluate_equals_mlbench(bm25_full, tmp_path):
+    result = bm25_full
+    assert result.doc["rankings"]["depth"] == "full"
+    trec = tmp_path / "trec"
+    res = run_cli("export", str(result.path), "--format", "trec", "--out", str(trec))
+    assert res.returncode == 0, res.stderr
+    per_query = result.per_query()
+    assert sorted(p.name for p in trec.glob("*.run")) == sorted(
+        f"xquad-r.{s.replace('>', '-').replace('*', 'all')}.run" for s in per_query)
+    for sid, values in per_query.items():
+        name = f"xquad-r.{sid.replace('>', '-').replace('*', 'all')}"
+        run_, qrels = read_trec(trec / f"{name}.run"), read_qrels(trec / f"{name}.qrels")
+        pool = sum(1 for _ in result.rankings()[sid].ids[0] if _)
+        assert all(len(docs) == pool for docs in run_.values())  # every candidate of the pool
+        ev = pytrec_eval.RelevanceEvaluator(qrels, {"map", "recall.1,5,10,100", "ndcg_cut.10"}).evaluate(run_)
+        for m, key in TREC_OF.items():
+            ref = np.array([ev[q][key] for q in values["query_ids"]])
+            assert np.abs(values[m] - ref).max() <= 1e-12, (sid, m)
+    # the exported files scored again by mlbench evaluate: every per-query value and aggregate equal
+    out = tmp_path / "ev"
+    res = run_cli("evaluate", str(trec), "--task", "xquad-r", *SLICE, "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "every query ranks its whole pool" in res.stdout
+    evaluated = read_result(next(out.glob("*.json")))
+    assert evaluated.doc["run"]["external"]["full_ranking"] is True
+    assert evaluated.doc["run"]["metrics"] == result.doc["run"]["metrics"]
+    mine = evaluated.per_query()
+    for sid, values in per_query.items():
+        assert list(mine[sid]["query_ids"]) == list(values["query_ids"])
+        for key, v in values.items():
+            if v.dtype.kind == "f":
+                assert np.abs(mine[sid][key] - v).max() <= 1e-12, (sid, key)
+    assert evaluated.doc["aggregates"] == result.doc["aggregates"]
+    assert [s["metrics"] for s in evaluated.doc["settings"]] == [s["metrics"] for s in result.doc["settings"]]
+    # and it is a first-class result: compare works on it (identical numbers: no difference)
+    res = run_cli("compare", str(result.path), str(evaluated.path), "--test", "t", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)
+
+
+def test_export_depth_cut_and_refusals(bm25_full, tmp_path):
+    res = run_cli("export", str(bm25_full.path), "--format", "trec", "--out", str(tmp_path / "t5"), "--depth", "5")
+    assert res.returncode == 0, res.stderr
+    lines = (tmp_path / "t5" / "xquad-r.de-en.run").read_text().splitlines()
+    n_queries = len(bm25_full.per_query()["de>en"]["query_ids"])
+    assert len(lines) == 5 * n_queries
+    one_line_error(run_cli("export", str(bm25_full.path), "--format", "trec"), "--out DIR")
+    one_line_error(run_cli("export", str(bm25_full.path), "--format", "trec", "-o", str(tmp_path / "x"), "--depth", "0"),
+                   "--depth must be positive")
+
+
+def test_result_without_rankings_cannot_export_trec(reference, tmp_path):
+    one_line_error(run_cli("export", str(reference.path), "--format", "trec", "--out", str(tmp_path)),
+                   str(reference.path), "no rankings were kept", "--keep-rankings")
+
+
+def external_bm25_run(path: Path, depth: int) -> dict[str, dict[str, float]]:
+    """A BM25 run built without mlbench: bm25s directly, whitespace tokens, every mono and cross
+    setting of de,en (2 articles) in one file with setting-prefixed query ids, top ``depth``."""
+    import bm25s
+
+    from mlbench.data import load_task
+    from mlbench.task import get_task
+
+    data = load_task(get_task("xquad-r"), ["de", "en"], max_articles=2)
+    run_: dict[str, dict[str, float]] = {}
+    for pool in ("de", "en"):
+        cands = data.langs[pool].candidates
+        retriever = bm25s.BM25()
+        retriever.index([t.lower().split() for t in cands.texts], show_progress=False)
+        for qlang in ("de", "en"):
+            qd = data.langs[qlang].queries
+            docs, scores = retriever.retrieve([t.lower().split() for t in qd.texts], k=depth, show_progress=False)
+            for qid, row, srow in zip(qd.ids, docs, scores):
+                run_[f"{qlang}>{pool}:{qid}"] = {cands.ids[int(j)]: float(s) for j, s in zip(row, srow)}
+    with path.open("w") as fh:
+        for q, docs in run_.items():
+            for rank, (d, s) in enumerate(sorted(docs.items(), key=lambda x: -x[1]), 1):
+                fh.write(f"{q} Q0 {d} {rank} {s!r} bm25s-ws\n")
+    return run_
+
+
+def test_external_cut_run_is_evaluated_at_its_depth(tmp_path):
+    run_file = tmp_path / "bm25s.txt"
+    run_ = external_bm25_run(run_file, depth=20)
+    out = tmp_path / "ev"
+    res = run_cli("evaluate", str(run_file), "--task", "xquad-r", *SLICE, "--out", str(out), "--trec-measures", "P.5")
+    assert res.returncode == 0, res.stderr
+    result = read_result(out / "xquad-r--bm25s-ws.json")
+    ext = result.doc["run"]["external"]
+    assert ext["depth"] == 20 and ext["full_ranking"] is False
+    assert ext["metrics_at_depth"] == {"map": "map@20"} and ext["metrics_left_out"] == ["recall@100"]
+    assert ext["files"][0]["sha256"] and result.doc["run"]["kinds"] == ["cross", "mono"]
+    assert result.main_metric == "map@20" and "map" not in result.metrics
+    assert result.doc["rankings"]["depth"] == 20
+    per_query = result.per_query()
+    data_qrels = result.rankings()
+    for sid, values in per_query.items():
+        qids = list(values["query_ids"])
+        qrels = {q: {d: 1 for d in rel} for q, rel in zip(qids, data_qrels[sid].relevant)}
+        own = {q: run_[f"{sid}:{q}"] for q in qids}
+        ev = pytrec_eval.RelevanceEvaluator(qrels, {"map", "map_cut.20", "ndcg_cut.10", "recall.10", "P.5"}).evaluate(own)
+        for m, key in (("map@20", "map"), ("map@20", "map_cut_20"), ("ndcg@10", "ndcg_cut_10"),
+                       ("recall@10", "recall_10"), ("trec:P_5", "P_5")):
+            ref = np.array([ev[q][key] for q in qids])
+            assert np.abs(values[m] - ref).max() <= 1e-12, (sid, m, key)
+    # asking for a metric the depth cannot give is refused
+    one_line_error(run_cli("evaluate", str(run_file), "--task", "xquad-r", *SLICE, "--out", str(tmp_path / "x"),
+                           "--metrics", "recall@100"), "recall@100", "at most 20")
+
+
+BAD_RUNS = {
+    # case: (lines, needles besides the file name and line)
+    "five fields": (["de>en:de/QID Q0 DOC 1 2.0"], [":1:", "6 fields"]),
+    "score": (["de>en:de/QID Q0 DOC 1 high t"], [":1:", "score 'high'"]),
+    "unknown query": (["de>en:de/nosuchquestion Q0 DOC 1 2.0 t"], [":1:", "'de/nosuchquestion'", "another task"]),
+    "duplicate doc": (["de>en:de/QID Q0 DOC 1 2.0 t", "de>en:de/QID Q0 DOC 2 1.0 t"], [":2:", "ranked twice",
+                                                                                      "first at line 1"]),
+    "no setting": (["de/QID Q0 DOC 1 2.0 t"], [":1:", "does not name its setting"]),
+    "other setting": (["de>zh:de/QID Q0 DOC 1 2.0 t"], [":1:", "de>zh is not a setting"]),
+    "doc not in pool": (["de>en:de/QID Q0 de/p0000/s0 1 2.0 t"], [":1:", "'de/p0000/s0' is not a candidate",
+                                                                  "de>en"]),
+    "MIRACL run": (["yo>yo:yo/0 Q0 123#0 1 2.0 t"], [":1:", "yo>yo is not a setting of xquad-r"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_RUNS))
+def test_bad_runs_one_line_exit_2_nothing_written(case, tmp_path):
+    from mlbench.data import load_task
+    from mlbench.task import get_task
+
+    data = load_task(get_task("xquad-r"), ["de", "en"], max_articles=2)
+    qid, doc = data.langs["de"].queries.ids[0], data.langs["en"].candidates.ids[0]
+    lines, needles = BAD_RUNS[case]
+    path = tmp_path / "bad.run"
+    path.write_text("".join(line.replace("de/QID", qid).replace("DOC", doc) + "\n" for line in lines))
+    res = run_cli("evaluate", str(path), "--task", "xquad-r", *SLICE, "--out", str(tmp_path / "out"))
+    one_line_error(res, str(path), *needles)
+    assert not (tmp_path / "out").exists()
