@@ -186,3 +186,58 @@ def test_bad_runs_one_line_exit_2_nothing_written(case, tmp_path):
     res = run_cli("evaluate", str(path), "--task", "xquad-r", *SLICE, "--out", str(tmp_path / "out"))
     one_line_error(res, str(path), *needles)
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------- MTEB
+
+
+def test_mteb_export_validates_with_mtebs_own_model(bm25_full, tmp_path):
+    mteb_results = pytest.importorskip("mteb.results")  # the optional extra mlbench[mteb]
+    res = run_cli("export", str(bm25_full.path), "--format", "mteb", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    names = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert names == ["mlbench-xquad-r-cross.json", "mlbench-xquad-r-mono.json", "mlbench-xquad-r-multi.json"]
+    agg = bm25_full.doc["aggregates"]
+    for kind in ("mono", "cross", "multi"):
+        tr = mteb_results.TaskResult.from_disk(tmp_path / f"mlbench-xquad-r-{kind}.json")
+        entries = tr.scores["test"]
+        assert {e["hf_subset"] for e in entries} == {
+            "mono": {"de-de", "en-en"}, "cross": {"de-en", "en-de"}, "multi": {"de-all", "en-all"}}[kind]
+        # MTEB's score of the task (mean of the subsets' main scores) is mlbench's macro full-ranking mAP
+        assert tr.get_score() == pytest.approx(agg["kinds"][kind]["map"], abs=1e-12)
+        assert all(e["main_metric"] == "map" and e["languages"][0] in ("deu-Latn", "eng-Latn") for e in entries)
+    multi = {e["hf_subset"]: e for e in json.loads((tmp_path / "mlbench-xquad-r-multi.json").read_text())["scores"]["test"]}
+    assert multi["de-all"]["rank_distance"] == pytest.approx(agg["rank_distance"]["query_langs"]["de"], abs=1e-12)
+    assert multi["de-all"]["own_language_share_at_10"] == pytest.approx(
+        agg["language_bias"]["top10"]["own_share"]["query_langs"]["de"], abs=1e-12)
+    assert multi["de-all"]["languages"] == ["deu-Latn", "eng-Latn"]
+
+
+@pytest.mark.slow  # ~15 s, most of it importing mteb
+def test_mteb_export_of_miracl_names_mtebs_task_only_when_comparable(irds_home, tmp_path):
+    mteb = pytest.importorskip("mteb")
+    from mlbench.data.corpus import CorpusOptions
+
+    cfg = RunConfig(model="bm25", tasks=["miracl"], langs=["yo"], corpus=CorpusOptions(), out_dir=tmp_path / "res")
+    (out,) = run(cfg)
+    assert out.doc["run"]["comparable_with_official"] is False  # the fixture's pool is not MIRACL's corpus
+    res = run_cli("export", str(out.path), "--format", "mteb", "--out", str(tmp_path / "a"))
+    assert res.returncode == 0, res.stderr
+    (path,) = (tmp_path / "a").glob("*.json")
+    tr = mteb.results.TaskResult.from_disk(path)
+    assert tr.task_name == "mlbench-miracl-mono" and tr.scores["dev"][0]["hf_subset"] == "yo-yo"
+    assert tr.scores["dev"][0]["mlbench"]["not_comparable_because"]
+    assert tr.get_score() == pytest.approx(out.doc["aggregates"]["kinds"]["mono"]["ndcg@10"], abs=1e-12)
+    # a result on the whole corpus (here: the same file marked so) is MTEB's MIRACLRetrieval, per language
+    doc = json.loads(out.path.read_text())
+    doc["run"]["comparable_with_official"] = True
+    out.path.write_text(json.dumps(doc))
+    res = run_cli("export", str(out.path), "--format", "mteb", "--out", str(tmp_path / "b"))
+    assert res.returncode == 0, res.stderr
+    tr = mteb.results.TaskResult.from_disk(tmp_path / "b" / "MIRACLRetrieval.json")
+    task = mteb.get_task("MIRACLRetrieval")
+    assert tr.dataset_revision == task.metadata.revision
+    entry = tr.scores["dev"][0]
+    assert entry["hf_subset"] == "yo" and entry["languages"] == task.metadata.hf_subsets_to_langscripts["yo"]
+    assert entry["main_metric"] == "ndcg_at_10" == task.metadata.main_score
+    assert tr.get_score() == pytest.approx(out.doc["aggregates"]["kinds"]["mono"]["ndcg@10"], abs=1e-12)

@@ -18,7 +18,7 @@ FORMATS = ("tsv", "csv", "trec", "mteb")
 def export_command(
     result: Annotated[Path, typer.Argument(help="A result file (mlbench run, evaluate or fuse).")],
     format: Annotated[str, typer.Option("--format", "-f", help="tsv | csv (long table) | trec (run + qrels files per setting, into --out DIR) | mteb (TaskResult JSON).")] = "tsv",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (atomically) instead of stdout; with trec, the folder of the files.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (atomically) instead of stdout; with trec and mteb, the folder of the files.")] = None,
     depth: Annotated[str, typer.Option(help="trec: candidates per query, or 'full' (all the result kept).")] = "full",
 ) -> None:
     """Write a result out: the long table (task, setting, kind, query_lang, pool_lang, metric, value,
@@ -41,10 +41,11 @@ def export_command(
     if format == "mteb":
         from mlbench.results.mteb import export_mteb
 
-        text = export_mteb(loaded, out)
-    else:
-        from mlbench.results.export import export_table
+        for path in export_mteb(loaded, out):
+            console().print(f"wrote {path}", markup=False)
+        return
+    from mlbench.results.export import export_table
 
-        text = export_table(loaded, format, out)
+    text = export_table(loaded, format, out)
     if text is not None:
         sys.stdout.write(text)
