@@ -168,8 +168,14 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
         model: Encoder | PoolScorer | None = None) -> list[RunOutput]:
     """Evaluate one model on each task of ``cfg``; returns the written result files.
 
-    ``model`` may be passed already built (the API for wrapping or instrumenting an encoder);
-    otherwise ``cfg.model`` is resolved through the encoder registry."""
+    ``model`` may be passed already built (the API for wrapping or instrumenting an encoder; a
+    plain ``SentenceTransformer`` is wrapped with ``cfg.encoder``'s options); otherwise
+    ``cfg.model`` is resolved through the encoder registry."""
+    from mlbench.encoders.sentence_transformers import from_model, is_sentence_transformer
+
+    if is_sentence_transformer(model):
+        opts = {k: v for k, v in cfg.encoder.st_options().items() if k not in ("device", "revision", "trust_remote_code")}
+        model = from_model(model, **opts)
     the_plan = plan(cfg, model)
     t_load = time.perf_counter()
     model = model or load_model(cfg.model, cfg.encoder)

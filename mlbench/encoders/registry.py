@@ -31,8 +31,8 @@ class EncoderOptions(OptionGroup):
     fields are sentence-transformers options (hub ids, local folders and ``minilm``)."""
 
     args: dict[str, Any] = field(default_factory=dict)
-    query_prompt: str = ""
-    candidate_prompt: str = ""
+    query_prompt: str | None = None  # None: the model's own prompts (sentence-transformers' rules)
+    candidate_prompt: str | None = None
     max_seq_length: int | None = None
     batch_tokens: int | None = None
     device: str = "auto"
@@ -40,12 +40,13 @@ class EncoderOptions(OptionGroup):
     normalize: bool = True
     trust_remote_code: bool = False
     revision: str | None = None
+    truncate_dim: int | None = None
 
     FLAGS: ClassVar[dict[str, str]] = {
         "args": "--encoder-arg", "query_prompt": "--query-prompt", "candidate_prompt": "--candidate-prompt",
         "max_seq_length": "--max-seq-length", "batch_tokens": "--batch-tokens", "device": "--device",
         "precision": "--precision", "normalize": "--no-normalize", "trust_remote_code": "--trust-remote-code",
-        "revision": "--revision"}
+        "revision": "--revision", "truncate_dim": "--truncate-dim"}
     APPLIES_TO: ClassVar[str] = "sentence-transformers models (hub ids, local folders, minilm)"
 
     def st_options(self) -> dict[str, Any]:
