@@ -241,3 +241,59 @@ def test_mteb_export_of_miracl_names_mtebs_task_only_when_comparable(irds_home, 
     assert entry["hf_subset"] == "yo" and entry["languages"] == task.metadata.hf_subsets_to_langscripts["yo"]
     assert entry["main_metric"] == "ndcg_at_10" == task.metadata.main_score
     assert tr.get_score() == pytest.approx(out.doc["aggregates"]["kinds"]["mono"]["ndcg@10"], abs=1e-12)
+
+
+# -------------------------------------------------------------------------------------- fusion
+
+
+@pytest.mark.slow  # ~25 s: ranx compiles its kernels (numba) in each process
+def test_fusion_equals_ranx_fusion_of_the_exported_runs(use, tmp_path):
+    """BM25 + use-m3 (XQuAD-R de,en, 1 article, full rankings) fused by mlbench fuse equal ranx's
+    fusion of the same runs read back from TREC files: the fused scores, and pytrec_eval's scores of
+    ranx's fused run equal the result's per-query values."""
+    import ranx
+    from helpers import small
+
+    from mlbench.results.export import export_trec
+    from mlbench.runs.fuse import fuse_results
+
+    (bm25,) = run(small(tmp_path / "a", model="bm25", keep_rankings="full"))
+    (dense,) = run(small(tmp_path / "b", keep_rankings="full"), model=use)
+    inputs = [read_result(bm25.path), read_result(dense.path)]
+    path, doc = fuse_results(inputs, "rrf", out_dir=tmp_path / "fused")
+    fused = read_result(path)
+    assert doc["run"]["derived_from"]["ranx_method"] == "rrf" and doc["rankings"]["depth"] == "full"
+    assert fused.metrics == inputs[0].metrics  # full rankings: every metric exact, map included
+    for i, r in enumerate(inputs):
+        export_trec(r, tmp_path / f"t{i}")
+    export_trec(fused, tmp_path / "tf")
+    per_query = fused.per_query()
+    for sid, values in per_query.items():
+        name = f"xquad-r.{sid.replace('>', '-').replace('*', 'all')}"
+        runs = [ranx.Run.from_file(str(tmp_path / f"t{i}" / f"{name}.run"), kind="trec") for i in range(2)]
+        theirs = ranx.fuse(runs=runs, norm="min-max", method="rrf").to_dict()
+        mine = read_trec(tmp_path / "tf" / f"{name}.run")
+        assert set(mine) == set(theirs)
+        for q in theirs:
+            assert set(mine[q]) == set(theirs[q])
+            assert max(abs(mine[q][d] - s) for d, s in theirs[q].items()) <= 1e-12
+        qrels = read_qrels(tmp_path / "t0" / f"{name}.qrels")
+        ev = pytrec_eval.RelevanceEvaluator(qrels, {"map", "recall.1,5,10,100", "ndcg_cut.10"}).evaluate(theirs)
+        for m, key in TREC_OF.items():
+            ref = np.array([ev[q][key] for q in values["query_ids"]])
+            assert np.abs(values[m] - ref).max() <= 1e-12, (sid, m)
+    # a first-class result: compare reads it
+    res = run_cli("compare", str(bm25.path), str(path), "--test", "t")
+    assert res.returncode == 0, res.stderr
+    # refusals: a result without rankings, another slice
+    from mlbench.errors import MlbenchError
+
+    (plain,) = run(small(tmp_path / "c", model="bm25"))
+    with pytest.raises(MlbenchError, match="no rankings were kept"):
+        fuse_results([inputs[0], read_result(plain.path)], "rrf", out_dir=tmp_path / "x")
+    cfg = small(tmp_path / "d", model="bm25", keep_rankings=10)
+    cfg.lareqa.max_articles = 2
+    (other,) = run(cfg)
+    res = run_cli("fuse", str(bm25.path), str(other.path), "--out", str(tmp_path / "y"))
+    one_line_error(res, str(other.path), "not the slice", "max_articles 1 vs 2")
+    assert not (tmp_path / "y").exists()

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from mlbench.cli import (  # noqa: F401 (registers commands)
-    check, compare, evaluate, export, leaderboard, models, plot, report, run, tasks)
+    check, compare, evaluate, export, fuse, leaderboard, models, plot, report, run, tasks)
 from mlbench.cli.app import app, fail
 from mlbench.errors import MlbenchError
 

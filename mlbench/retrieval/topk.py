@@ -88,7 +88,7 @@ class TopkBackend:
                                 [qd.groups[i] for i in rows[s.query_lang][keep]], len(qd) - len(keep), per_query,
                                 top_ids=ids, top_scores=scores)
             if s.pool == ALL:
-                own, res.lang_share = top_language_shares(data, ids, s, relevant)
+                own, res.lang_share = top_language_shares(data.languages, ids, s, relevant)
                 per_query.update(own)
             per_query.update({k: v[keep] for k, v in extra[s].items()})
             results.append(res)
@@ -184,12 +184,12 @@ def _kept(data: TaskData, s: Setting, rows: np.ndarray) -> tuple[np.ndarray, lis
     return np.asarray(keep, dtype=np.int64), relevant
 
 
-def top_language_shares(data: TaskData, top_ids: np.ndarray, s: Setting, relevant: list[set[str]]
+def top_language_shares(languages: tuple[str, ...], top_ids: np.ndarray, s: Setting, relevant: list[set[str]]
               ) -> tuple[dict[str, np.ndarray], dict[int, dict[str, float]]]:
     """Share of each language in the top 10 / 100 of a pool of all languages (an id in such a pool
     starts with its language, :meth:`TaskData.pool_id`), and the query language's share that
     relevance alone would give (its relevant candidates in its own language / all of them)."""
-    langs = s.pool_langs(data.languages)
+    langs = s.pool_langs(tuple(languages))
     per_query: dict[str, np.ndarray] = {}
     share: dict[int, dict[str, float]] = {}
     k = top_ids.shape[1]

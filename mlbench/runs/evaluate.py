@@ -204,6 +204,32 @@ def _trec_measures(names: Sequence[str], s: Setting, qids: list[str], ordered: l
     return {f"trec:{k}": np.array([got.get(q, {}).get(k, 0.0) for q in qids], dtype=np.float64) for k in keys}
 
 
+def score_rankings(s: Setting, qids: list[str], groups: list[str], n_left_out: int,
+                   ordered: list[tuple[list[str], list[float]]], relevant: list[set[str]], metrics: list[str],
+                   full: bool, languages: Sequence[str], trec_measures: Sequence[str] | None = None) -> SettingResult:
+    """One setting's per-query values from each query's ranking (ids and scores in rank order)
+    and relevant ids; the multilingual diagnostics from the top ids (the rank distance only when
+    every ranking is full); the rankings kept for the rankings sidecar."""
+    width = max([1, *(len(d) for d, _ in ordered)])
+    top_ids = np.full((len(qids), width), "", dtype=object)
+    top_scores = np.full((len(qids), width), np.nan)
+    for k, (docs, scores) in enumerate(ordered):
+        top_ids[k, : len(docs)] = docs
+        top_scores[k, : len(docs)] = scores
+    top_ids = top_ids.astype(str)
+    ranks, n_rel = ranks_from_top(top_ids, relevant)
+    per_query = {m: compute(m, ranks, n_rel) for m in metrics}
+    res = SettingResult(s, list(qids), list(groups), n_left_out, per_query, top_ids=top_ids, top_scores=top_scores)
+    if s.pool == ALL:
+        if full:
+            per_query["rank_distance"] = rank_distance(ranks, n_rel)
+        shares, res.lang_share = top_language_shares(tuple(languages), top_ids, s, relevant)
+        per_query.update(shares)
+    if trec_measures:
+        per_query.update(_trec_measures(trec_measures, s, list(qids), ordered, relevant))
+    return res
+
+
 def evaluate_run(req: LoadRequest, run: Any, *, kinds: str | None = None, metrics: list[str] | None = None,
                  trec_measures: list[str] | None = None, name: str | None = None, out_dir: Path = Path("results"),
                  command: str | None = None) -> Evaluated:
@@ -245,26 +271,8 @@ def evaluate_run(req: LoadRequest, run: Any, *, kinds: str | None = None, metric
     results = []
     for s, rows, relevant, ordered in per_setting:
         qd = data.langs[s.query_lang].queries
-        width = max([1, *(len(d) for d, _ in ordered)])
-        top_ids = np.full((len(rows), width), "", dtype=object)
-        top_scores = np.full((len(rows), width), np.nan)
-        for k, (docs, scores) in enumerate(ordered):
-            top_ids[k, : len(docs)] = docs
-            top_scores[k, : len(docs)] = scores
-        top_ids = top_ids.astype(str)
-        ranks, n_rel = ranks_from_top(top_ids, relevant)
-        per_query = {m: compute(m, ranks, n_rel) for m in chosen}
-        qids = [qd.ids[i] for i in rows]
-        res = SettingResult(s, qids, [qd.groups[i] for i in rows], len(qd) - len(rows), per_query,
-                            top_ids=top_ids, top_scores=top_scores)
-        if s.pool == ALL:
-            if full:
-                per_query["rank_distance"] = rank_distance(ranks, n_rel)
-            shares, res.lang_share = top_language_shares(data, top_ids, s, relevant)
-            per_query.update(shares)
-        if trec_measures:
-            per_query.update(_trec_measures(trec_measures, s, qids, ordered, relevant))
-        results.append(res)
+        results.append(score_rankings(s, [qd.ids[i] for i in rows], [qd.groups[i] for i in rows], len(qd) - len(rows),
+                                      ordered, relevant, chosen, full, data.languages, trec_measures))
     all_metrics = chosen + sorted({m for r in results for m in r.per_query if m.startswith("trec:")})
     t3 = time.perf_counter()
 
