@@ -218,9 +218,18 @@ def test_mteb_export_of_miracl_names_mtebs_task_only_when_comparable(irds_home, 
     mteb = pytest.importorskip("mteb")
     from mlbench.data.corpus import CorpusOptions
 
-    cfg = RunConfig(model="bm25", tasks=["miracl"], langs=["yo"], corpus=CorpusOptions(), out_dir=tmp_path / "res")
+    cfg = RunConfig(model="bm25", tasks=["miracl"], langs=["yo"], corpus=CorpusOptions(), out_dir=tmp_path / "res",
+                    keep_rankings=100)
     (out,) = run(cfg)
     assert out.doc["run"]["comparable_with_official"] is False  # the fixture's pool is not MIRACL's corpus
+    # the top-100 run (topk backend) exported and evaluated again: a cut run whose every metric fits
+    res = run_cli("export", str(out.path), "--format", "trec", "--out", str(tmp_path / "trec"))
+    assert res.returncode == 0, res.stderr
+    res = run_cli("evaluate", str(tmp_path / "trec"), "--task", "miracl", "--langs", "yo", "--out", str(tmp_path / "ev"))
+    assert res.returncode == 0, res.stderr
+    again = read_result(next((tmp_path / "ev").glob("*.json")))
+    assert again.doc["run"]["external"]["depth"] == 100 and again.metrics == out.doc["run"]["metrics"]
+    assert [s["metrics"] for s in again.doc["settings"]] == [s["metrics"] for s in out.doc["settings"]]
     res = run_cli("export", str(out.path), "--format", "mteb", "--out", str(tmp_path / "a"))
     assert res.returncode == 0, res.stderr
     (path,) = (tmp_path / "a").glob("*.json")

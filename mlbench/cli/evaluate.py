@@ -19,8 +19,8 @@ CORPUS = "MIRACL (tasks of format ir_datasets): "
 
 @command(name="evaluate")
 def evaluate_command(
-    run: Annotated[list[Path], typer.Argument(help="TREC run files, or folders of *.run files: one file per setting named like mlbench's (xquad-r.de-en.run, pool 'all' for the multilingual pool), or query ids prefixed with their setting (de>en:de/56be…).")],
-    task: Annotated[str, typer.Option("--task", "-t", help=f"The task the run is for. Default: {DEFAULT_TASK}.")] = DEFAULT_TASK,
+    run: Annotated[list[Path], typer.Argument(metavar="RUN", help="TREC run files, or folders of *.run files: one file per setting named like mlbench's (xquad-r.de-en.run, pool 'all' for the multilingual pool), or query ids prefixed with their setting (de>en:de/56be…).")],
+    task: Annotated[str, typer.Option("--task", "-t", help="The task the run is for.")] = DEFAULT_TASK,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result file.")] = Path("results"),
     name: Annotated[Optional[str], typer.Option(help="The system's name in the result (default: the run's tag).")] = None,
     kinds: Annotated[Optional[str], typer.Option(help="Comma list of setting kinds the run may hold (default: the task's).")] = None,

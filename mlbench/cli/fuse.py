@@ -15,7 +15,7 @@ from mlbench.cli.app import FORMAT_HELP, command, console
 
 @command(name="fuse")
 def fuse_command(
-    results: Annotated[list[Path], typer.Argument(help="Two or more result files of the same task and slice, with kept rankings.")],
+    results: Annotated[list[Path], typer.Argument(metavar="A.json B.json [...]", help="Two or more result files of the same task and slice, with kept rankings.")],
     method: Annotated[str, typer.Option(help="rrf | combsum | combmnz | combmax | combmin | combmed | combanz | isr | log_isr | logn_isr | bordafuse | condorcet | wsum | wmnz | w_bordafuse | w_condorcet | rbc (ranx).")] = "rrf",
     norm: Annotated[str, typer.Option(help="Score normalisation before fusing (ranx): min-max | max | sum | zmuv | rank | borda | none.")] = "min-max",
     param: Annotated[Optional[list[str]], typer.Option("--param", help="key=value for the method (e.g. k=60 for rrf, phi=0.8 for rbc); may be repeated.")] = None,
@@ -24,8 +24,8 @@ def fuse_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result file.")] = Path("results"),
     format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
 ) -> None:
-    """Fuse the rankings of two or more results (e.g. BM25 + a dense model) with ranx into a result
-    file of its own, scored like any run."""
+    """Fuse the kept rankings of two or more results with ranx into a result of its own, scored
+    like any run: BM25 and a dense model make the usual hybrid."""
     from mlbench.errors import MlbenchError
     from mlbench.render import summary
     from mlbench.render.tables import show

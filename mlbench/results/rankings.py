@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlbench.errors import MlbenchError
+from mlbench.files import npz_bytes
 from mlbench.retrieval.base import SettingResult
 
 FULL = "full"
@@ -96,12 +97,7 @@ def rankings_bytes(results: Sequence[SettingResult], qrels: Mapping[str, Mapping
         rows = [(row, d) for row, q in enumerate(r.query_ids) for d in qrels[r.setting.id][q]]
         arrays[f"s{i}/rel_rows"] = np.asarray([row for row, _ in rows], dtype=np.int32)
         arrays[f"s{i}/rel_docs"] = np.searchsorted(doc_ids, np.asarray([d for _, d in rows], dtype=str)).astype(np.int32)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, value in arrays.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, value, allow_pickle=False)
-    return buf.getvalue()
+    return npz_bytes(arrays)
 
 
 def read_rankings(blob: bytes, where: str, settings: Sequence[str], query_ids: Mapping[str, Sequence[str]]

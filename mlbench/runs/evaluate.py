@@ -230,12 +230,22 @@ def score_rankings(s: Setting, qids: list[str], groups: list[str], n_left_out: i
     return res
 
 
-def evaluate_run(req: LoadRequest, run: Any, *, kinds: str | None = None, metrics: list[str] | None = None,
+def evaluate_run(req: LoadRequest | str, run: Any, *, kinds: str | None = None, metrics: list[str] | None = None,
                  trec_measures: list[str] | None = None, name: str | None = None, out_dir: Path = Path("results"),
-                 command: str | None = None) -> Evaluated:
-    """Score a run against the task slice of ``req`` (:func:`mlbench.data.loaders.request`) and write
-    the result (with its per-query and rankings sidecars). ``run``: TREC run file paths (or
-    folders of ``*.run``), a ranx ``Run``, or a dict (see the module docstring)."""
+                 command: str | None = None, langs: list[str] | None = None, max_queries: int | None = None,
+                 max_articles: int | None = None) -> Evaluated:
+    """Score a run against a task slice and write the result (with its per-query and rankings
+    sidecars). ``req``: a task name (with ``langs``, ``max_queries`` and, for LAReQA tasks,
+    ``max_articles``) or a request built by :func:`mlbench.data.loaders.request`. ``run``: TREC run
+    file paths (or folders of ``*.run``), a ranx ``Run``, or a dict (see the module docstring)."""
+    if isinstance(req, str):
+        from mlbench.data.lareqa import LareqaOptions
+        from mlbench.data.loaders import request
+        from mlbench.task import get_task
+
+        spec = get_task(req)
+        options = LareqaOptions(max_articles=max_articles) if spec.format == "lareqa" else None
+        req = request(spec, langs, None, max_queries, options)
     t0 = time.perf_counter()
     files: list[RunFile] = []
     if isinstance(run, (str, Path)) or (isinstance(run, Sequence) and run and all(isinstance(p, (str, Path)) for p in run)):

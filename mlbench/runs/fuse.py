@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 
+from mlbench.encoders.registry import parse_encoder_args
 from mlbench.errors import MlbenchError
 from mlbench.results.document import RunFacts, build_derived_document
 from mlbench.results.files import LoadedResult, differences, require_same_task, slice_of, write_result
@@ -133,19 +134,8 @@ def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str
 
 
 def parse_params(pairs: Sequence[str] | None, weights: str | None) -> dict[str, Any]:
-    """``--param k=60`` (numbers read as numbers) and ``--weights 0.3,0.7``."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise MlbenchError(f"--param {pair!r} is not of the form key=value")
-        try:
-            out[key] = int(value)
-        except ValueError:
-            try:
-                out[key] = float(value)
-            except ValueError:
-                out[key] = value
+    """``--param k=60`` (values read as JSON when they parse) and ``--weights 0.3,0.7``."""
+    out = parse_encoder_args(list(pairs or []), "--param")
     if weights:
         try:
             out["weights"] = [float(x) for x in weights.split(",")]
