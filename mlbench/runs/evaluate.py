@@ -37,7 +37,7 @@ from mlbench.metrics import compute, parse_metrics, rank_distance, ranks_from_to
 from mlbench.results.document import RunFacts, build_document
 from mlbench.results.files import write_result
 from mlbench.retrieval.base import SettingResult
-from mlbench.retrieval.ties import TIE_RULE
+from mlbench.retrieval.ties import TIE_RULE, rank_order
 from mlbench.retrieval.topk import top_language_shares
 from mlbench.runs.trec import QueryRun, RunFile, read_trec_run
 from mlbench.task import ALL, Setting, enumerate_settings, parse_kinds, parse_setting
@@ -127,11 +127,10 @@ def collect_mapping(run: Any) -> dict[Setting, dict[str, Ranked]]:
     return out
 
 
-def _order(q: QueryRun) -> tuple[list[str], list[float]]:
-    """A query's documents under the tie rule: score descending, then doc id descending (bytes)."""
-    idx = sorted(range(len(q.docs)), key=lambda i: q.docs[i].encode("utf-8"), reverse=True)
-    idx.sort(key=lambda i: -q.scores[i])  # stable: equal scores keep the doc id order
-    return [q.docs[i] for i in idx], [q.scores[i] for i in idx]
+def in_rank_order(docs: Sequence[str], scores: Sequence[float]) -> tuple[list[str], list[float]]:
+    """A query's documents and scores in rank order under the tie rule (score desc, doc id desc)."""
+    idx = rank_order(docs, scores)
+    return [docs[i] for i in idx], [scores[i] for i in idx]
 
 
 def _pool_size(data: TaskData, s: Setting) -> int:
@@ -164,7 +163,7 @@ def _check_against_data(data: TaskData, ranked: dict[Setting, dict[str, Ranked]]
                                            f"setting {s.id} of {name}")
 
 
-def _choose_metrics(asked: list[str] | None, task_metrics: Sequence[str], depth: int, full: bool
+def choose_metrics(asked: list[str] | None, task_metrics: Sequence[str], depth: int, full: bool
                     ) -> tuple[list[str], dict[str, str], list[str]]:
     """The metrics of the result, what was renamed to its depth (map -> map@depth) and what was
     left out (a cut-off beyond the depth); an asked-for metric the depth cannot give is refused."""
@@ -270,13 +269,13 @@ def evaluate_run(req: LoadRequest | str, run: Any, *, kinds: str | None = None, 
         ordered = []
         for i in rows:
             r = ranked[s].get(qd.ids[i])
-            ordered.append(_order(r.run) if r is not None else ([], []))
+            ordered.append(in_rank_order(r.run.docs, r.run.scores) if r is not None else ([], []))
         missing[s.id] = sum(1 for i in rows if qd.ids[i] not in ranked[s])
         size = _pool_size(data, s)
         depth = max([depth, *(len(d) for d, _ in ordered)])
         full = full and all(len(d) == size for d, _ in ordered)
         per_setting.append((s, rows, relevant, ordered))
-    chosen, renamed, dropped = _choose_metrics(metrics, data.spec.metrics, depth, full)
+    chosen, renamed, dropped = choose_metrics(metrics, data.spec.metrics, depth, full)
 
     results = []
     for s, rows, relevant, ordered in per_setting:

@@ -26,8 +26,7 @@ from mlbench.errors import MlbenchError
 from mlbench.results.document import RunFacts, build_derived_document
 from mlbench.results.files import LoadedResult, differences, require_same_task, slice_of, write_result
 from mlbench.retrieval.ties import TIE_RULE
-from mlbench.runs.evaluate import _choose_metrics, _order, score_rankings
-from mlbench.runs.trec import QueryRun
+from mlbench.runs.evaluate import choose_metrics, in_rank_order, score_rankings
 from mlbench.task import parse_setting
 
 # mlbench's names of ranx's fusion methods that need no training (ranx's own names also accepted)
@@ -98,14 +97,14 @@ def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str
         ordered = []
         for q in range(len(base.query_ids)):
             docs = fused.get(f"{sid}{SEP}{q}", {})
-            ordered.append(_order(QueryRun(list(docs), [float(v) for v in docs.values()], [0] * len(docs))))
+            ordered.append(in_rank_order(list(docs), [float(v) for v in docs.values()]))
         relevant = [set(x) for x in base.relevant]
         groups = [str(g) for g in per_query[sid]["groups"]]
         per_setting.append((s, groups, ordered, relevant))
     depth = max(len(d) for _, _, ordered, _ in per_setting for d, _ in ordered)
     task_metrics = [m for m in results[0].metrics if not m.startswith("trec:")]
     task_metrics = ["map" if m.startswith("map@") and not full else m for m in task_metrics]
-    chosen, renamed, dropped = _choose_metrics(None, task_metrics, depth, full)
+    chosen, renamed, dropped = choose_metrics(None, task_metrics, depth, full)
     languages = results[0].doc["task"]["languages"]
     out = [score_rankings(parse_setting(s["id"]), kept[0][s["id"]].query_ids, groups, s.get("n_left_out", 0), ordered,
                           relevant, chosen, full, languages)
