@@ -14,6 +14,7 @@ from helpers import small
 
 from mlbench.encoders.base import fingerprint
 from mlbench.encoders.sentence_transformers import SentenceTransformerEncoder
+from mlbench.errors import MlbenchError
 from mlbench.pipeline import run
 
 TEXTS = ["Wo liegt Berlin?", "Berlin is the capital of Germany.", "Der Rhein fließt durch Köln."]
@@ -81,6 +82,14 @@ def test_prompts_applied_as_sentence_transformers_does(folders, fresh_home):
     assert np.allclose(enc.encode(TEXTS, "query", "de"), st.encode(TEXTS, normalize_embeddings=True), atol=1e-6)
     assert np.allclose(enc.encode(TEXTS, "candidate", "de"), st.encode(TEXTS, prompt="", normalize_embeddings=True),
                        atol=1e-6)
+    # a prompt of the model's by name (sentence-transformers' prompt_name), e.g. the folder's default
+    enc = SentenceTransformerEncoder(folders["default"], device="cpu", query_prompt_name="classification")
+    assert enc.describe()["prompts"]["query"] == "Classify: "
+    assert enc.describe()["prompt_names"]["query"] == "classification"
+    assert np.allclose(enc.encode(TEXTS, "query", "de"),
+                       st.encode(TEXTS, prompt_name="classification", normalize_embeddings=True), atol=1e-6)
+    with pytest.raises(MlbenchError, match="--query-prompt-name 'nope': .* has no such prompt"):
+        SentenceTransformerEncoder(folders["default"], device="cpu", query_prompt_name="nope").describe()
 
 
 @pytest.mark.slow  # ~15 s: three small runs with MiniLM

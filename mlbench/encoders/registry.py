@@ -42,12 +42,15 @@ class EncoderOptions(OptionGroup):
     trust_remote_code: bool = False
     revision: str | None = None
     truncate_dim: int | None = None
+    query_prompt_name: str | None = None  # one of the model's prompts, by name
+    candidate_prompt_name: str | None = None
 
     FLAGS: ClassVar[dict[str, str]] = {
         "args": "--encoder-arg", "query_prompt": "--query-prompt", "candidate_prompt": "--candidate-prompt",
         "max_seq_length": "--max-seq-length", "batch_tokens": "--batch-tokens", "device": "--device",
         "precision": "--precision", "normalize": "--no-normalize", "trust_remote_code": "--trust-remote-code",
-        "revision": "--revision", "truncate_dim": "--truncate-dim"}
+        "revision": "--revision", "truncate_dim": "--truncate-dim", "query_prompt_name": "--query-prompt-name",
+        "candidate_prompt_name": "--candidate-prompt-name"}
     APPLIES_TO: ClassVar[str] = "sentence-transformers models (hub ids, local folders, minilm)"
 
     def st_options(self) -> dict[str, Any]:

@@ -11,7 +11,8 @@ back to the model's ``default_prompt_name`` (libraries without those methods: ``
 the default prompt). sentence-transformers 5+ adds empty ``query`` and ``document`` prompts to
 every model, so there a folder's ``default_prompt_name`` and its ``passage`` prompt reach only
 ``encode()``, not retrieval; ``--query-prompt`` / ``--candidate-prompt`` replace the model's (an
-empty one means none). The prompt strings applied, and the names they came from, are in the
+empty one means none), ``--query-prompt-name`` / ``--candidate-prompt-name`` pick one of the
+model's prompts by name (sentence-transformers' ``prompt_name``). The prompt strings applied, and the names they came from, are in the
 description, so they land in results and key the embedding cache. ``--truncate-dim`` keeps the
 first N dimensions (sentence-transformers' ``truncate_dim``, before normalisation). A
 ``SentenceTransformer`` object built in Python is wrapped by :func:`from_model`.
@@ -86,7 +87,8 @@ class SentenceTransformerEncoder:
                  candidate_prompt: str | None = None, max_seq_length: int | None = None,
                  batch_tokens: int | None = None, max_batch: int | None = None, device: str = "auto",
                  precision: str = "auto", normalize: bool = True, trust_remote_code: bool = False,
-                 revision: str | None = None, truncate_dim: int | None = None, loaded: Any = None) -> None:
+                 revision: str | None = None, truncate_dim: int | None = None, query_prompt_name: str | None = None,
+                 candidate_prompt_name: str | None = None, loaded: Any = None) -> None:
         self.spec = model
         if truncate_dim is not None and (not isinstance(truncate_dim, int) or truncate_dim <= 0):
             raise MlbenchError(f"--truncate-dim must be a positive number, got {truncate_dim!r}")
@@ -108,6 +110,11 @@ class SentenceTransformerEncoder:
         self.max_seq_length_option = max_seq_length
         self.name = name or model
         self.prompt_options: dict[str, str | None] = {"query": query_prompt, "candidate": candidate_prompt}
+        self.prompt_name_options: dict[str, str | None] = {"query": query_prompt_name,
+                                                           "candidate": candidate_prompt_name}
+        for kind, flag in (("query", "--query-prompt"), ("candidate", "--candidate-prompt")):
+            if self.prompt_options[kind] is not None and self.prompt_name_options[kind] is not None:
+                raise MlbenchError(f"{flag} and {flag}-name both name the {kind} prompt; give one")
         self._applied: dict[str, str] | None = None
         self._prompt_names: dict[str, str | None] = {}
         self.normalize = normalize
@@ -154,9 +161,15 @@ class SentenceTransformerEncoder:
         default = getattr(m, "default_prompt_name", None)
         methods = hasattr(m, "encode_query")
         for kind, own in (("query", ("query",)), ("candidate", ("document", "passage", "corpus"))):
-            given = self.prompt_options[kind]
+            given, named = self.prompt_options[kind], self.prompt_name_options[kind]
             if given is not None:
                 self._applied[kind], self._prompt_names[kind] = given, None
+                continue
+            if named is not None:  # a prompt of the model's, by name (sentence-transformers' prompt_name)
+                if named not in prompts:
+                    raise MlbenchError(f"--{kind}-prompt-name {named!r}: {self.spec} has no such prompt (it has: "
+                                       f"{', '.join(prompts) or 'none'})")
+                self._applied[kind], self._prompt_names[kind] = prompts[named], named
                 continue
             # encode_query / encode_document's choice, else encode()'s default prompt
             name = (next((n for n in own if n in prompts), None) if methods else None) or default
@@ -279,7 +292,8 @@ def _memo_path(enc: SentenceTransformerEncoder) -> Path | None:
     except (OSError, metadata.PackageNotFoundError):
         return None
     h.update(json.dumps({"spec": enc.spec, "revision": enc.revision, "weights": enc._weights, "name": enc.name,
-                         "prompts": enc.prompt_options, "truncate_dim": enc.truncate_dim,
+                         "prompts": enc.prompt_options, "prompt_names": enc.prompt_name_options,
+                         "truncate_dim": enc.truncate_dim,
                          "max_seq_length": enc.max_seq_length_option,
                          "precision": enc.precision, "normalize": enc.normalize,
                          "trust_remote_code": enc.trust_remote_code, "versions": versions},
