@@ -153,6 +153,14 @@ def test_external_cut_run_is_evaluated_at_its_depth(tmp_path):
                        ("recall@10", "recall_10"), ("trec:P_5", "P_5")):
             ref = np.array([ev[q][key] for q in qids])
             assert np.abs(values[m] - ref).max() <= 1e-12, (sid, m, key)
+    # the same run as a ranx Run through the Python API: the same numbers
+    import ranx
+
+    import mlbench
+
+    api = mlbench.evaluate_run("xquad-r", ranx.Run.from_file(str(run_file), kind="trec"), langs=["de", "en"],
+                               max_articles=2, out_dir=tmp_path / "api", name="bm25s-ranx", trec_measures=["P.5"])
+    assert [s["metrics"] for s in api.doc["settings"]] == [s["metrics"] for s in result.doc["settings"]]
     # asking for a metric the depth cannot give is refused
     one_line_error(run_cli("evaluate", str(run_file), "--task", "xquad-r", *SLICE, "--out", str(tmp_path / "x"),
                            "--metrics", "recall@100"), "recall@100", "at most 20")
