@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +101,10 @@ def task_results(result: LoadedResult) -> list[dict[str, Any]]:
         tr: dict[str, Any] = {
             "dataset_revision": f"mlbench:{task['name']}@{task.get('version')}:{data_hash}" if mine else _miracl_revision(),
             "task_name": name, "mteb_version": None, "scores": {split: entries},
-            "evaluation_time": float(sum(v for v in timings.values() if isinstance(v, (int, float)))) or None,
-            "kg_co2_emissions": None, "date": datetime.fromisoformat(created).isoformat() if created else None,
+            # the run's steps (scores_s and ranks_s are parts of score_metrics_s)
+            "evaluation_time": float(sum(v for k, v in timings.items()
+                                         if isinstance(v, (int, float)) and k not in ("scores_s", "ranks_s"))) or None,
+            "kg_co2_emissions": None, "date": created,
         }
         if mine:
             note = {"produced_by": f"mlbench {doc.get('mlbench_version')} from {Path(where).name}",

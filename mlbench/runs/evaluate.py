@@ -198,8 +198,11 @@ def _trec_measures(names: Sequence[str], s: Setting, qids: list[str], ordered: l
                            f"(e.g. P.5, bpref, map_cut.20, ndcg_cut.20, Rprec)")
     qrels = {q: {d: 1 for d in rel} for q, rel in zip(qids, relevant)}
     run = {q: {d: float(x) for d, x in zip(docs, scores)} for q, (docs, scores) in zip(qids, ordered) if docs}
-    got = pytrec_eval.RelevanceEvaluator(qrels, set(names)).evaluate(run) if run else {}
-    keys = sorted({k for v in got.values() for k in v})
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, set(names))
+    got = evaluator.evaluate(run) if run else {}
+    # the measure's keys, also where the run ranks none of the setting's queries (then all 0)
+    probe = got or evaluator.evaluate({qids[0]: {"\0": 0.0}}) if qids else got
+    keys = sorted({k for v in probe.values() for k in v})
     return {f"trec:{k}": np.array([got.get(q, {}).get(k, 0.0) for q in qids], dtype=np.float64) for k in keys}
 
 
