@@ -26,9 +26,10 @@ _API = {
     "run": "mlbench.pipeline", "RunConfig": "mlbench.pipeline", "RunOutput": "mlbench.pipeline",
     "get_task": "mlbench.task", "load_task": "mlbench.data", "read_result": "mlbench.results",
     "compare": "mlbench.analysis.compare", "MlbenchError": "mlbench.errors",
+    "evaluate_run": "mlbench.runs.evaluate", "fuse_results": "mlbench.runs.fuse",
 }
-__all__ = ["MlbenchError", "RunConfig", "RunOutput", "__version__", "compare", "get_task", "load_task",
-           "read_result", "run"]
+__all__ = ["MlbenchError", "RunConfig", "RunOutput", "__version__", "compare", "evaluate_run", "fuse_results",
+           "get_task", "load_task", "read_result", "run"]
 
 
 def __getattr__(name: str) -> Any:

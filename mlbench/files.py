@@ -63,6 +63,23 @@ def write_text(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """An ordinary ``.npz`` (``np.load`` reads it, no pickle) deflated at level 1: 4x faster than
+    ``savez_compressed``'s level for a file a quarter larger (0.16 s against 0.66 s for the
+    per-query values of all of XQuAD-R)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, value, allow_pickle=False)
+    return buf.getvalue()
+
+
 def write_json(path: Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
 

@@ -32,9 +32,10 @@ from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, check_spec,
 from mlbench.errors import MlbenchError
 from mlbench.metrics import Metric, parse_metrics
 from mlbench.results.document import RunFacts, build_document
-from mlbench.results.export import write_trec
+from mlbench.results.export import rankings_of, write_trec
 from mlbench.results.files import write_result
-from mlbench.retrieval.base import Backend, Job, SearchOptions, SettingResult, choose
+from mlbench.results.rankings import parse_depth
+from mlbench.retrieval.base import FULL_DEPTH, Backend, Job, SearchOptions, SettingResult, choose
 from mlbench.task import DEFAULT_TASK, TaskSpec, enumerate_settings, get_task, parse_kinds
 
 ProgressStart = Callable[[str, int], Callable[[int], None]]
@@ -64,6 +65,7 @@ class RunConfig:
     step: int | None = None
     trec_dir: Path | None = None
     trec_depth: int = 100
+    keep_rankings: int | str | None = None  # keep the top N ("full": the whole pool) in the rankings sidecar
     command: str | None = None  # the command line that asked for this run, recorded in results
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     lareqa: LareqaOptions = field(default_factory=LareqaOptions)
@@ -129,6 +131,7 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
         raise MlbenchError(f"--trec-depth must be positive, got {cfg.trec_depth}")
     if cfg.store_chunk_rows <= 0:
         raise MlbenchError(f"store chunk rows must be positive, got {cfg.store_chunk_rows}")
+    _keep(cfg)
     cfg.search.check()
     _check_engine(cfg, model)
     specs = [get_task(name, cfg.tasks_dirs) for name in cfg.tasks]  # an unknown task fails before any work
@@ -138,7 +141,7 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
         backend = choose(cfg.search, in_memory=not get_loader(spec.format).streamed)
         metrics = asked or parse_metrics(list(spec.metrics))
         main = spec.main_metric if spec.main_metric in [m.name for m in metrics] else metrics[0].name
-        backend.check(metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
+        backend.check(metrics, model, _keep(cfg))
         kinds = parse_kinds(cfg.kinds, spec.kinds + _extra_kinds(cfg, spec, req))
         plans.append(TaskPlan(spec, req, kinds, metrics, main, backend))
     if model is None:
@@ -149,9 +152,10 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
 
 def with_checkpoint_prompts(options: EncoderOptions, metadata: dict[str, Any]) -> EncoderOptions:
     """A checkpoint is evaluated with the prompts it was trained with (its ``mlbench.json``), unless
-    the run names its own."""
+    the run names its own (a prompt, even an empty one, or a prompt name)."""
     trained = metadata.get("prompts") or {}
-    if not trained or options.query_prompt or options.candidate_prompt:
+    given = (options.query_prompt, options.candidate_prompt, options.query_prompt_name, options.candidate_prompt_name)
+    if not trained or any(v is not None for v in given):
         return options
     return replace(options, query_prompt=trained.get("query", ""), candidate_prompt=trained.get("candidate", ""))
 
@@ -174,6 +178,15 @@ def _check_engine(cfg: RunConfig, model: Encoder | PoolScorer | None) -> None:
         check_reachable(cfg.engine.ray_address)
 
 
+def _keep(cfg: RunConfig) -> int:
+    """How deep the run keeps each ranking (0: not at all): for --trec-dir and --keep-rankings."""
+    keep = cfg.trec_depth if cfg.trec_dir else 0
+    if cfg.keep_rankings is not None:
+        depth = parse_depth(cfg.keep_rankings, "--keep-rankings")
+        keep = max(keep, FULL_DEPTH if depth is None else depth)
+    return keep
+
+
 def _extra_kinds(cfg: RunConfig, spec: TaskSpec, req: LoadRequest) -> tuple[str, ...]:
     """Kinds a loader option adds (MIRACL's documented extra, the pool of all languages, which
     needs two languages or more)."""
@@ -187,14 +200,20 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
         model: Encoder | PoolScorer | None = None) -> list[RunOutput]:
     """Evaluate one model on each task of ``cfg``; returns the written result files.
 
-    ``model`` may be passed already built (the API for wrapping or instrumenting an encoder);
-    otherwise ``cfg.model`` is resolved through the encoder registry."""
+    ``model`` may be passed already built (the API for wrapping or instrumenting an encoder; a
+    plain ``SentenceTransformer`` is wrapped with ``cfg.encoder``'s options); otherwise
+    ``cfg.model`` is resolved through the encoder registry."""
+    from mlbench.encoders.sentence_transformers import from_model, is_sentence_transformer
+
+    if is_sentence_transformer(model):
+        opts = {k: v for k, v in cfg.encoder.st_options().items() if k not in ("device", "revision", "trust_remote_code")}
+        model = from_model(model, **opts)
     the_plan = plan(cfg, model)
     t_load = time.perf_counter()
     encoder = with_checkpoint_prompts(cfg.encoder, the_plan.metadata)
     model = model or load_model(cfg.model, encoder)
     for p in the_plan.tasks:  # the model type is known now: a lexical model on an approximate index
-        p.backend.check(p.metrics, model, cfg.trec_depth if cfg.trec_dir else 0)
+        p.backend.check(p.metrics, model, _keep(cfg))
     load_s = time.perf_counter() - t_load
     description = model.describe()
     if cfg.engine.engine != "local" and not isinstance(model, Encoder):
@@ -222,8 +241,7 @@ def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, descript
                         engine)
     t2 = time.perf_counter()
     metrics = [m.name for m in p.metrics]
-    keep = cfg.trec_depth if cfg.trec_dir else 0
-    got = p.backend.run(Job(data, settings, metrics, model, vectors, keep), progress)
+    got = p.backend.run(Job(data, settings, metrics, model, vectors, _keep(cfg)), progress)
     facts = RunFacts(command=cfg.command, model_spec=cfg.model, model_name=getattr(model, "name", cfg.model),
                      description=description, metadata=metadata, device=getattr(model, "device", "cpu"),
                      metrics=metrics, main_metric=p.main_metric, encoding=vectors.info if vectors else {},
@@ -231,10 +249,12 @@ def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, descript
                      search=got.info, timings={"load_model_s": load_s, "load_data_s": t1 - t0, "encode_s": t2 - t1,
                                                **got.timings})
     doc = build_document(data, got.results, facts)
-    path = write_result(cfg.out_dir, doc, got.results)
+    qrels = {r.setting.id: {q: data.relevant_in_pool(r.setting, g) for q, g in zip(r.query_ids, r.groups)}
+             for r in got.results}
+    kept = None
+    if cfg.keep_rankings is not None:  # the depth kept (--trec-depth may keep more)
+        kept = (qrels, None if _keep(cfg) >= FULL_DEPTH else _keep(cfg))
+    path = write_result(cfg.out_dir, doc, got.results, kept)
     if cfg.trec_dir:
-        qrels = {r.setting.id: {q: data.relevant_in_pool(r.setting, g) for q, g in zip(r.query_ids, r.groups)}
-                 for r in got.results}
-        write_trec(cfg.trec_dir, p.spec.name, doc["model"]["name"].replace(" ", "_"), got.results, qrels,
-                   cfg.trec_depth)
+        write_trec(cfg.trec_dir, p.spec.name, doc["model"]["name"], rankings_of(got.results, qrels), cfg.trec_depth)
     return RunOutput(path, doc, got.results)

@@ -191,3 +191,44 @@ def test_rank_distance_against_slow_full_sort(minilm_slice):
             rel_ranks = [pos[c] for c in data.relevant_in_pool(r.setting, qd.groups[i])]
             slow.append(max(rel_ranks) - min(rel_ranks))
         assert r.per_query["rank_distance"].tolist() == slow
+
+
+NEW = {"map@5": "map_cut_5", "map@20": "map_cut_20", "precision@1": "P_1", "precision@5": "P_5",
+       "precision@30": "P_30", "success@1": "success_1", "success@5": "success_5", "success@10": "success_10"}
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.data())
+def test_new_measures_equal_pytrec_eval_on_random_runs_with_ties(data):
+    """map@k (map_cut.k), precision@k (P.k) and success@k (success.k) from ranks equal pytrec_eval on
+    random runs with heavy ties, full and cut at a random depth (relevant candidates below the cut
+    count as not retrieved; then trec_eval's map is map@depth)."""
+    n_q = data.draw(st.integers(1, 5))
+    n_c = data.draw(st.integers(2, 40))
+    depth = data.draw(st.integers(1, n_c))
+    levels = data.draw(st.integers(1, 4))
+    scores = np.array(data.draw(st.lists(st.lists(st.integers(0, levels - 1), min_size=n_c, max_size=n_c),
+                                         min_size=n_q, max_size=n_q)), dtype=np.float32) / 4
+    ids = [f"d{data.draw(st.integers(0, 10**6))}-{j}" for j in range(n_c)]
+    rel = [sorted(data.draw(st.sets(st.integers(0, n_c - 1), min_size=1, max_size=min(5, n_c)))) for _ in range(n_q)]
+    qrels = {f"q{i}": {ids[j]: 1 for j in r} for i, r in enumerate(rel)}
+    full = {f"q{i}": {ids[j]: float(s) for j, s in enumerate(row)} for i, row in enumerate(scores)}
+    cut = {q: {d: run[d] for d in trec_order(run)[:depth]} for q, run in full.items()}
+    ev = pytrec_eval.RelevanceEvaluator(qrels, {"map", "map_cut.5,20", "P.1,5,30", "success.1,5,10"})
+    for run in (full, cut):
+        ref = ev.evaluate(run)
+        rank_lists = []
+        for i, r in enumerate(rel):
+            order = trec_order(run[f"q{i}"])
+            pos = {d: k + 1 for k, d in enumerate(order)}
+            rank_lists.append(np.array([pos.get(ids[j], np.inf) for j in r], dtype=np.float64))
+        ranks, n_rel = pad_ranks(rank_lists)
+        for name, key in {**NEW, "map": "map"}.items():
+            got = compute(name, ranks, n_rel)
+            exp = np.array([ref[f"q{i}"][key] for i in range(n_q)])
+            assert np.abs(got - exp).max() <= 1e-12, (name, got, exp)
+    # trec_eval's map on the run cut at the depth is map_cut at that depth
+    cut_ref = ev.evaluate(cut)
+    assert all(abs(cut_ref[q]["map"] - compute(f"map@{depth}", *pad_ranks([np.array(
+        [{d: k + 1 for k, d in enumerate(trec_order(full[q]))}[ids[j]] for j in rel[int(q[1:])]],
+        dtype=np.float64)]))[0]) <= 1e-12 for q in cut_ref)

@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from mlbench.cli import check, compare, export, leaderboard, models, plot, report, run, sweep, tasks, train  # noqa: F401 (registers commands)
+from mlbench.cli import (  # noqa: F401 (registers commands)
+    check, compare, evaluate, export, fuse, leaderboard, models, plot, report, run, sweep, tasks, train)
 from mlbench.cli.app import app, fail
 from mlbench.errors import MlbenchError
 

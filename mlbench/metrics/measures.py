@@ -4,8 +4,10 @@ Every table, test, gate and plot asks a :class:`Metric` instead of keeping its o
 directions or labels. Two families share the type:
 
 - **retrieval measures** a user can ask for (``--metrics``, a task's ``metrics``): ``map``,
-  ``recall@k``, ``ndcg@k``, ``mrr@k``; definitions and trec_eval equivalents in
-  :mod:`mlbench.metrics.compute` and docs/metrics.md;
+  ``map@k``, ``recall@k``, ``precision@k``, ``success@k``, ``ndcg@k``, ``mrr@k``; definitions and
+  trec_eval equivalents in :mod:`mlbench.metrics.compute` and docs/metrics.md;
+- **trec_eval measures** mlbench does not compute itself, ``trec:NAME`` (``trec:P_5``,
+  ``trec:bpref``): computed per query by pytrec_eval on an evaluated run (``mlbench evaluate``);
 - **diagnostics** every multilingual setting records per query: ``rank_distance`` (max - min rank
   of a query's relevant candidates in the multilingual pool, lower is better), ``own_lang@c`` (share
   of the top c in the query's language; neither higher nor lower is better: the share
@@ -27,15 +29,18 @@ from mlbench.errors import MlbenchError
 # cut-offs of the language-bias diagnostics in multilingual pools (share of the top c per language)
 BIAS_CUTOFFS = (10, 100)
 DEFAULT_METRICS = ("map", "recall@1", "recall@5", "recall@10", "recall@100", "ndcg@10", "mrr@10")
-_NAME = re.compile(r"^(map|recall@(\d+)|ndcg@(\d+)|mrr@(\d+))$")
+_NAME = re.compile(r"^(map|map@(\d+)|recall@(\d+)|precision@(\d+)|success@(\d+)|ndcg@(\d+)|mrr@(\d+))$")
+_TREC = re.compile(r"^trec:([A-Za-z][A-Za-z0-9_.]*)$")
+KNOWN = "map, map@K, recall@K, precision@K, success@K, ndcg@K, mrr@K, trec:NAME"
 _DIAGNOSTIC = re.compile(r"^(rank_distance|own_lang_expected|own_lang@(\d+)|recall_vs_exact@(\d+))$")
-_LABELS = {"map": "mAP", "recall": "Recall", "ndcg": "nDCG", "mrr": "MRR", "rank_distance": "rank distance",
+_LABELS = {"map": "mAP", "recall": "Recall", "precision": "P", "success": "Success", "ndcg": "nDCG", "mrr": "MRR", "rank_distance": "rank distance",
            "own_lang": "own-language share", "own_lang_expected": "expected own-language share",
            "recall_vs_exact": "recall vs exact"}
 # what "better" means, in words (tables, reports)
 READINGS = {"higher": "higher is better", "lower": "lower is better",
             "expected": "closer to the share expected from relevance alone is better"}
-_TREC_EVAL = {"map": "map", "recall": "recall.{k}", "ndcg": "ndcg_cut.{k}", "mrr": "recip_rank (run cut at {k})"}
+_TREC_EVAL = {"map": "map", "map@": "map_cut.{k}", "recall": "recall.{k}", "precision": "P.{k}",
+              "success": "success.{k}", "ndcg": "ndcg_cut.{k}", "mrr": "recip_rank (run cut at {k})"}
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,17 @@ class Metric:
 
     @property
     def label(self) -> str:
-        """``map`` -> ``mAP``, ``ndcg@10`` -> ``nDCG@10``."""
+        """``map`` -> ``mAP``, ``ndcg@10`` -> ``nDCG@10``, ``trec:P_5`` as is."""
+        if self.base == "trec":
+            return self.name
         return _LABELS.get(self.base, self.base) + (f"@{self.cutoff}" if self.cutoff is not None else "")
 
     @property
     def trec_eval(self) -> str | None:
         """The trec_eval measure it equals (retrieval measures only)."""
-        pattern = _TREC_EVAL.get(self.base)
+        if self.base == "trec":
+            return self.name[len("trec:"):]
+        pattern = _TREC_EVAL.get("map@" if self.base == "map" and self.cutoff is not None else self.base)
         return pattern.format(k=self.cutoff) if pattern and not self.diagnostic else None
 
     def fits_depth(self, depth: int) -> bool:
@@ -73,21 +82,23 @@ class Metric:
 def metric(name: str) -> Metric:
     """The :class:`Metric` of a per-query key (a retrieval measure or a diagnostic)."""
     if not isinstance(name, str):
-        raise MlbenchError(f"unknown metric {name!r} (known: map, recall@K, ndcg@K, mrr@K)")
+        raise MlbenchError(f"unknown metric {name!r} (known: {KNOWN})")
     m = _NAME.fullmatch(name)
     if m:
         base = name.split("@")[0]
         k = next((int(g) for g in m.groups()[1:] if g), None)
         if k is not None and k <= 0:
             raise MlbenchError(f"metric {name!r}: the cutoff must be positive")
-        return Metric(name, base, k, "higher", base == "map")
+        return Metric(name, base, k, "higher", base == "map" and k is None)
+    if _TREC.fullmatch(name):  # what trec_eval says of the run as given (an evaluated run's depth)
+        return Metric(name, "trec", None, "higher", False)
     d = _DIAGNOSTIC.fullmatch(name)
     if d:
         base = name.split("@")[0]
         k = next((int(g) for g in d.groups()[1:] if g), None)
         better = {"rank_distance": "lower", "own_lang": "expected", "own_lang_expected": "expected"}.get(base, "higher")
         return Metric(name, base, k, better, base == "rank_distance", diagnostic=True)
-    raise MlbenchError(f"unknown metric {name!r} (known: map, recall@K, ndcg@K, mrr@K)")
+    raise MlbenchError(f"unknown metric {name!r} (known: {KNOWN})")
 
 
 def parse_metrics(names: list[str] | tuple[str, ...] | str | None) -> list[Metric]:
@@ -100,7 +111,10 @@ def parse_metrics(names: list[str] | tuple[str, ...] | str | None) -> list[Metri
         m = metric(name)
         if m.diagnostic:
             raise MlbenchError(f"metric {name!r} is a diagnostic recorded with every multilingual setting; "
-                               "ask for map, recall@K, ndcg@K or mrr@K")
+                               f"ask for one of {KNOWN}")
+        if m.base == "trec":
+            raise MlbenchError(f"metric {name!r}: trec_eval measures are computed on evaluated runs "
+                               "(mlbench evaluate --trec-measures)")
         out.append(m)
     return out
 

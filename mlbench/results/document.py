@@ -49,6 +49,38 @@ def setting_entries(results: list[SettingResult]) -> list[dict[str, Any]]:
             for r in results]
 
 
+def build_derived_document(base: dict[str, Any], results: list[SettingResult], facts: RunFacts,
+                           derived_from: dict[str, Any]) -> dict[str, Any]:
+    """The document of a result made from other results of one task and slice (``mlbench fuse``):
+    the task section and the loader's facts are those of ``base`` (the inputs agree on them),
+    the numbers are ``results``', and ``run.derived_from`` says how it was made."""
+    env = environment()
+    env["device"] = facts.device
+    loader_facts = {k: v for k, v in base["run"].items()
+                    if k in ("candidate_text", "comparable_with_official", "not_comparable_because", "pool_subset",
+                             "corpus", "qrels_outside_pool")}
+    run: dict[str, Any] = {"command": facts.command, "kinds": sorted({r.setting.kind for r in results}),
+                           "metrics": facts.metrics, "tie_rule": TIE_RULE, **loader_facts}
+    if "depth" in facts.search:
+        run["depth"] = facts.search["depth"]
+    run.update({"search": facts.search, "encoding": facts.encoding, "derived_from": derived_from,
+                "timings_s": {k: round(v, 3) for k, v in facts.timings.items()}})
+    task = dict(base["task"], main_metric=facts.main_metric)
+    return {
+        "schema": SCHEMA,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mlbench_version": __version__,
+        "task": task,
+        "model": {"spec": facts.model_spec, "name": facts.model_name, "encoder": facts.description,
+                  "metadata": facts.metadata},
+        "run": run,
+        "environment": env,
+        "settings": setting_entries(results),
+        "aggregates": aggregate(results, facts.metrics, micro="multi_micro" in base["aggregates"]),
+        "per_query": {},
+    }
+
+
 def build_document(data: TaskData, results: list[SettingResult], facts: RunFacts) -> dict[str, Any]:
     env = environment()
     env["device"] = facts.device

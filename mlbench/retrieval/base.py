@@ -36,6 +36,7 @@ from mlbench.task import Setting
 BACKENDS = ("auto", "exact", "topk")
 SCORE_CHUNK_BYTES = 128 << 20  # exact backend: the most float32 scores held at once (query rows x columns)
 MEMORY_POOL_LIMIT = 1_000_000
+FULL_DEPTH = 1 << 40  # a kept ranking of every candidate (--keep-rankings full): cuts are at min(depth, pool)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 trec_eval sorts a run by score and, on equal scores, by docno in descending ``strcmp`` order before
 it scores or cuts it; mlbench ranks the same way everywhere, in full rankings
-(:mod:`mlbench.retrieval.fullrank`) and at every top-k cut (:func:`topk`,
-:mod:`mlbench.retrieval.search`), so its figures equal trec_eval's on the same scores.
+(:mod:`mlbench.retrieval.fullrank`), at every top-k cut (:func:`topk`,
+:mod:`mlbench.retrieval.search`) and in runs read from files or fused (:func:`rank_order`), so its
+figures equal trec_eval's on the same scores.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ def id_tiekeys(ids: Sequence[str]) -> np.ndarray:
     key = np.empty(len(ids), dtype=np.int64)
     key[order] = np.arange(len(ids))
     return key
+
+
+def rank_order(docs: Sequence[str], scores: Sequence[float]) -> list[int]:
+    """Positions of a query's (doc, score) pairs in rank order under the tie rule (runs read from
+    files or fused: any float scores, any number of documents)."""
+    idx = sorted(range(len(docs)), key=lambda i: docs[i].encode("utf-8"), reverse=True)
+    idx.sort(key=lambda i: -scores[i])  # stable: equal scores keep the doc id order
+    return idx
 
 
 def topk(scores: np.ndarray, k: int, tiekey: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from mlbench.encoders.base import Encoder
 from mlbench.errors import MlbenchError
 from mlbench.metrics import BIAS_CUTOFFS, Metric, per_query_from_top
 from mlbench.retrieval import search as S
-from mlbench.retrieval.base import Job, Retrieved, SettingResult
+from mlbench.retrieval.base import FULL_DEPTH, Job, Retrieved, SettingResult
 from mlbench.retrieval.ties import TIE_RULE, id_tiekeys, topk
 from mlbench.task import ALL, Setting
 
@@ -54,7 +54,9 @@ class TopkBackend:
                                    "or --backend exact)")
             raise MlbenchError(f"metric {m.name!r}: cutoff {m.cutoff} is beyond the {self.depth} passages kept per query")
         if keep > self.depth:
-            raise MlbenchError(f"--trec-depth {keep} is beyond the {self.depth} passages kept per query")
+            shown = "full" if keep >= FULL_DEPTH else keep
+            raise MlbenchError(f"--trec-depth/--keep-rankings {shown} is beyond the {self.depth} passages the topk "
+                               "backend keeps per query (--depth)")
         if model is not None and not isinstance(model, Encoder) and self.index.kind != "exact":
             raise MlbenchError(f"--index {self.index.describe()}: approximate indexes are for dense encoders; "
                                f"{getattr(model, 'name', 'this model')} scores every pooled passage")
@@ -86,7 +88,7 @@ class TopkBackend:
                                 [qd.groups[i] for i in rows[s.query_lang][keep]], len(qd) - len(keep), per_query,
                                 top_ids=ids, top_scores=scores)
             if s.pool == ALL:
-                own, res.lang_share = _own_lang(data, ids, s, relevant)
+                own, res.lang_share = top_language_shares(data.languages, ids, s, relevant)
                 per_query.update(own)
             per_query.update({k: v[keep] for k, v in extra[s].items()})
             results.append(res)
@@ -183,12 +185,12 @@ def _kept(data: TaskData, s: Setting, rows: np.ndarray) -> tuple[np.ndarray, lis
     return np.asarray(keep, dtype=np.int64), relevant
 
 
-def _own_lang(data: TaskData, top_ids: np.ndarray, s: Setting, relevant: list[set[str]]
+def top_language_shares(languages: tuple[str, ...], top_ids: np.ndarray, s: Setting, relevant: list[set[str]]
               ) -> tuple[dict[str, np.ndarray], dict[int, dict[str, float]]]:
     """Share of each language in the top 10 / 100 of a pool of all languages (an id in such a pool
     starts with its language, :meth:`TaskData.pool_id`), and the query language's share that
     relevance alone would give (its relevant candidates in its own language / all of them)."""
-    langs = s.pool_langs(data.languages)
+    langs = s.pool_langs(tuple(languages))
     per_query: dict[str, np.ndarray] = {}
     share: dict[int, dict[str, float]] = {}
     k = top_ids.shape[1]

@@ -1,0 +1,77 @@
+"""``mlbench evaluate``: score an external run against a task (:func:`mlbench.runs.evaluate.evaluate_run`)
+and print the same summary as ``mlbench run``."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mlbench.cli.app import FORMAT_HELP, DataDirOpt, TasksDirOpt, command, split_list
+from mlbench.task import DEFAULT_TASK
+
+CORPUS = "MIRACL (tasks of format ir_datasets): "
+
+
+@command(name="evaluate")
+def evaluate_command(
+    run: Annotated[list[Path], typer.Argument(metavar="RUN", help="TREC run files, or folders of *.run files: one file per setting named like mlbench's (xquad-r.de-en.run, pool 'all' for the multilingual pool), or query ids prefixed with their setting (de>en:de/56be…).")],
+    task: Annotated[str, typer.Option("--task", "-t", help="The task the run is for.")] = DEFAULT_TASK,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result file.")] = Path("results"),
+    name: Annotated[Optional[str], typer.Option(help="The system's name in the result (default: the run's tag).")] = None,
+    kinds: Annotated[Optional[str], typer.Option(help="Comma list of setting kinds the run may hold (default: the task's).")] = None,
+    langs: Annotated[Optional[str], typer.Option(help="Comma list of languages of the slice (queries and pools); default all.")] = None,
+    max_queries: Annotated[Optional[int], typer.Option(help="The slice keeps the first N queries per language.")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="Comma list (default: the task's; map becomes map@DEPTH on a cut run).")] = None,
+    trec_measures: Annotated[Optional[str], typer.Option(help="Comma list of further trec_eval measures, computed by pytrec_eval (e.g. P.5,bpref,Rprec).")] = None,
+    max_articles: Annotated[Optional[int], typer.Option(help="LAReQA: the slice keeps the first N articles per language file.")] = None,
+    candidate_text: Annotated[str, typer.Option(help="LAReQA: what a candidate's text was: sentence | sentence+context.")] = "sentence",
+    split: Annotated[Optional[str], typer.Option(help=CORPUS + "another split that ir_datasets declares; default dev.")] = None,
+    pool_subset: Annotated[Optional[int], typer.Option(help=CORPUS + "the pool was the judged passages plus N others.")] = None,
+    ir_datasets_home: Annotated[Optional[Path], typer.Option(help=CORPUS + "ir_datasets' data folder, instead of $IR_DATASETS_HOME.")] = None,
+    multi_pool: Annotated[bool, typer.Option(help=CORPUS + "the run may hold LANG>* settings (the union of the pools).")] = False,
+    data_dir: DataDirOpt = None,
+    tasks_dir: TasksDirOpt = None,
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+) -> None:
+    """Score a run made by another tool against a task's settings and relevance: a result file like
+    `mlbench run` writes (per-query values and the rankings kept), for compare, check, leaderboard,
+    report, export and fuse."""
+    from mlbench.cli.app import console
+    from mlbench.data.corpus import CorpusOptions
+    from mlbench.data.lareqa import LareqaOptions
+    from mlbench.data.loaders import get_loader, request
+    from mlbench.errors import MlbenchError
+    from mlbench.render import summary
+    from mlbench.render.tables import show
+    from mlbench.runs.evaluate import evaluate_run
+    from mlbench.task import get_task
+
+    if format not in ("table", "json"):
+        raise MlbenchError(f"--format {format!r} is not one of table, json")
+    spec = get_task(task, tasks_dir)
+    lareqa = LareqaOptions(max_articles=max_articles, candidate_text=candidate_text)
+    corpus = CorpusOptions(split=split, pool_subset=pool_subset, ir_datasets_home=ir_datasets_home,
+                           multi_pool=multi_pool)
+    own = get_loader(spec.format).options
+    other = corpus if isinstance(lareqa, own) else lareqa
+    if other.given():
+        raise MlbenchError(f"{other.given()[0]} applies to {other.APPLIES_TO}, not to {spec.name} (format {spec.format})")
+    req = request(spec, split_list(langs), data_dir, max_queries, lareqa if isinstance(lareqa, own) else corpus)
+    got = evaluate_run(req, run, kinds=kinds, metrics=split_list(metrics), trec_measures=split_list(trec_measures),
+                       name=name, out_dir=out, command=shlex.join(["mlbench", *sys.argv[1:]]))
+    if format == "json":
+        sys.stdout.write(json.dumps([summary.to_dict(got.doc, str(got.path))], indent=1) + "\n")
+        return
+    c = console()
+    show(summary.table(got.doc), c)
+    show(summary.kinds_table(got.doc), c)
+    c.print(got.doc["run"]["external"]["note"], markup=False)
+    missing = sum(got.doc["run"]["external"]["queries_not_in_run"].values())
+    if missing:
+        c.print(f"{missing} evaluated queries are not in the run (they score 0, as trec_eval -c)", markup=False)
+    c.print(f"wrote {got.path}", markup=False)

@@ -1,0 +1,146 @@
+"""``mlbench fuse``: the kept rankings of two or more results of one task and slice fused with
+ranx's fusion (``ranx.fuse``), scored into a result file of its own (e.g. BM25 + a dense model,
+the standard hybrid baseline).
+
+The inputs must be of the same task and slice (:func:`mlbench.results.files.slice_of`) and hold
+the same queries per setting; each needs its rankings (``--keep-rankings`` on ``mlbench run``;
+``mlbench evaluate`` keeps them). Each query's ranking goes to ranx in mlbench's rank order (score
+desc, then doc id desc), so ranx's rank-based methods see trec_eval's order; the fused scores are
+ranked again under the same tie rule and scored with the qrels kept beside the rankings. When
+every input ranked whole pools the fused ranking does too and every metric is exact; otherwise it
+is a cut run (``map`` becomes ``map@depth``, as in :mod:`mlbench.runs.evaluate`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+from mlbench.encoders.registry import parse_encoder_args
+from mlbench.errors import MlbenchError
+from mlbench.results.document import RunFacts, build_derived_document
+from mlbench.results.files import LoadedResult, differences, require_same_task, slice_of, write_result
+from mlbench.retrieval.ties import TIE_RULE
+from mlbench.runs.evaluate import choose_metrics, in_rank_order, score_rankings
+from mlbench.task import parse_setting
+
+# mlbench's names of ranx's fusion methods that need no training (ranx's own names also accepted)
+METHODS = {"rrf": "rrf", "combsum": "sum", "combmnz": "mnz", "combmax": "max", "combmin": "min", "combmed": "med",
+           "combanz": "anz", "combgmnz": "gmnz", "isr": "isr", "log_isr": "log_isr", "logn_isr": "logn_isr",
+           "bordafuse": "bordafuse", "condorcet": "condorcet", "wsum": "wsum", "wmnz": "wmnz",
+           "w_bordafuse": "w_bordafuse", "w_condorcet": "w_condorcet", "rbc": "rbc"}
+SEP = "\t"  # setting id and query row in the query ids of the runs given to ranx
+NORMS = ("min-max", "max", "sum", "zmuv", "rank", "borda", "none")
+
+
+def _check_inputs(results: Sequence[LoadedResult]) -> None:
+    if len(results) < 2:
+        raise MlbenchError("fuse needs two or more result files")
+    first = results[0]
+    for r in results[1:]:
+        require_same_task(first, r, "fuse needs results of the same task and slice")
+        diff = differences(slice_of(first.doc), slice_of(r.doc))
+        if diff:
+            raise MlbenchError(f"{r.path}: not the slice of {first.path} ({'; '.join(diff)}); "
+                               "fuse needs results of the same task and slice")
+    for r in results:
+        if r.rankings_depth is False:
+            raise MlbenchError(f"{r.path}: no rankings were kept with this result (field 'rankings'); run it again "
+                               "with --keep-rankings DEPTH|full")
+
+
+def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str = "min-max",
+                 params: dict[str, Any] | None = None, name: str | None = None, out_dir: Path = Path("results"),
+                 command: str | None = None) -> tuple[Path, dict[str, Any]]:
+    """Fuse the kept rankings of ``results`` (see the module docstring); write and return the result."""
+    import ranx
+
+    if method not in METHODS and method not in METHODS.values():
+        raise MlbenchError(f"--method {method!r} is not one of {', '.join(METHODS)} (ranx's fusion methods that "
+                           "need no training)")
+    if norm not in NORMS:
+        raise MlbenchError(f"--norm {norm!r} is not one of {', '.join(NORMS)}")
+    ranx_method = METHODS.get(method, method)
+    _check_inputs(results)
+    t0 = time.perf_counter()
+    kept = [r.rankings() for r in results]
+    per_query = results[0].per_query()
+    full = all(r.rankings_depth is None for r in results)
+    settings = [s for s in results[0].doc["settings"] if all(s["id"] in k for k in kept)]
+    if not settings:
+        raise MlbenchError(f"{results[1].path}: no setting in common with {results[0].path}")
+    # one ranx run per input over every setting (query ids prefixed with the setting): ranx compiles
+    # its kernels once per process, and one call per input is far cheaper than one per setting
+    for s in settings:
+        for r, k in zip(results[1:], kept[1:]):
+            if k[s["id"]].query_ids != kept[0][s["id"]].query_ids:
+                raise MlbenchError(f"{r.path}: setting {s['id']} has other queries than {results[0].path}")
+    ranked = [(s["id"], q) for s in settings for q in range(len(kept[0][s["id"]].query_ids))
+              if all(k[s["id"]].of(q) for k in kept)]
+    runs = [ranx.Run.from_dict({f"{sid}{SEP}{q}": dict(k[sid].of(q)) for sid, q in ranked}, name=f"run{i}")
+            for i, k in enumerate(kept)]
+    try:
+        fused = ranx.fuse(runs=runs, norm=None if norm == "none" else norm, method=ranx_method,
+                          params=dict(params or {})).to_dict()
+    except (TypeError, ValueError, KeyError, AssertionError) as exc:
+        raise MlbenchError(f"--method {method} with --param {params or {}}: ranx refused ({type(exc).__name__}: "
+                           f"{exc})") from None
+    per_setting = []
+    for s in settings:
+        sid = s["id"]
+        base = kept[0][sid]
+        ordered = []
+        for q in range(len(base.query_ids)):
+            docs = fused.get(f"{sid}{SEP}{q}", {})
+            ordered.append(in_rank_order(list(docs), [float(v) for v in docs.values()]))
+        relevant = [set(x) for x in base.relevant]
+        groups = [str(g) for g in per_query[sid]["groups"]]
+        per_setting.append((s, groups, ordered, relevant))
+    depth = max(len(d) for _, _, ordered, _ in per_setting for d, _ in ordered)
+    task_metrics = [m for m in results[0].metrics if not m.startswith("trec:")]
+    task_metrics = ["map" if m.startswith("map@") and not full else m for m in task_metrics]
+    chosen, renamed, dropped = choose_metrics(None, task_metrics, depth, full)
+    languages = results[0].doc["task"]["languages"]
+    out = [score_rankings(parse_setting(s["id"]), kept[0][s["id"]].query_ids, groups, s.get("n_left_out", 0), ordered,
+                          relevant, chosen, full, languages)
+           for s, groups, ordered, relevant in per_setting]
+    t1 = time.perf_counter()
+    inputs = [{"file": str(r.path), "sha256": hashlib.sha256(r.path.read_bytes()).hexdigest(),
+               "rankings_sha256": r.doc["rankings"]["sha256"], "model": r.doc["model"]["name"],
+               "rankings_depth": r.doc["rankings"]["depth"]} for r in results]
+    label = name or f"{method}({'+'.join(r.doc['model']['name'] for r in results)})"
+    main = results[0].main_metric
+    main = renamed.get(main, main) if renamed.get(main, main) in chosen else chosen[0]
+    derived = {"method": method, "ranx_method": ranx_method, "norm": norm, "params": dict(params or {}),
+               "ranx": metadata.version("ranx"), "inputs": inputs, "depth": "full" if full else depth,
+               "full_ranking": full, "metrics_at_depth": renamed, "metrics_left_out": dropped}
+    facts = RunFacts(command=command, model_spec=f"fuse:{method}", model_name=label,
+                     description={"type": "fusion", "method": method, "norm": norm, "params": dict(params or {}),
+                                  "inputs": [i["model"] for i in inputs]},
+                     metadata={}, device="none", metrics=chosen, main_metric=main,
+                     search={"backend": "fusion (ranx)", "depth": "full" if full else depth, "tie_rule": TIE_RULE},
+                     timings={"fuse_score_s": t1 - t0})
+    doc = build_derived_document(results[0].doc, out, facts, derived)
+    qrels = {r.setting.id: {q: sorted(rel) for q, rel in zip(r.query_ids, relevant)}
+             for r, (_, _, _, relevant) in zip(out, per_setting)}
+    path = write_result(out_dir, doc, out, (qrels, None if full else depth))
+    return path, doc
+
+
+def parse_params(pairs: Sequence[str] | None, weights: str | None) -> dict[str, Any]:
+    """``--param k=60`` (values read as JSON when they parse) and ``--weights 0.3,0.7``."""
+    out = parse_encoder_args(list(pairs or []), "--param")
+    if weights:
+        try:
+            out["weights"] = [float(x) for x in weights.split(",")]
+        except ValueError:
+            raise MlbenchError(f"--weights {weights!r} is not a comma list of numbers") from None
+    return out
+
+
+__all__ = ["METHODS", "NORMS", "fuse_results", "parse_params"]
