@@ -86,5 +86,14 @@ TasksDirOpt = Annotated[Optional[list[Path]], typer.Option(
     "--tasks-dir", help="Extra folder of task files (*.toml); may be repeated.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(
     "--data-dir", envvar="MLBENCH_DATA_DIR", help="Local copy of task data in upstream layout (e.g. DIR/mlqa-r/ar.json).")]
+# the slice and metric options of the commands that run a model (run, sweep)
+KindsOpt = Annotated[Optional[str], typer.Option(
+    "--kinds", help="Comma list of setting kinds: mono,cross,multi (default: all of the task's).")]
+LangsOpt = Annotated[Optional[str], typer.Option("--langs", help="Comma list of languages (queries and pools); default all.")]
+MaxQueriesOpt = Annotated[Optional[int], typer.Option("--max-queries", help="Keep the first N queries per language.")]
+MetricsOpt = Annotated[Optional[str], typer.Option(
+    "--metrics", help="Comma list, e.g. map,recall@10,ndcg@10,mrr@10 (default: the task's).")]
+MaxArticlesOpt = Annotated[Optional[int], typer.Option(
+    "--max-articles", help="LAReQA: keep the first N articles per language file (a small, still parallel slice).")]
 MetricOpt = Annotated[Optional[str], typer.Option(
     "--metric", "-m", help="Metric (default: the result's main metric, e.g. map for XQuAD-R, ndcg@10 for MIRACL).")]

@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import FORMAT_HELP, DataDirOpt, TasksDirOpt, command, console, split_list
+from mlbench.cli.app import (FORMAT_HELP, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, MetricsOpt,
+                             TasksDirOpt, command, console, split_list)
 from mlbench.encoders.registry import DEFAULT_MODEL
 from mlbench.task import DEFAULT_TASK
 
@@ -24,11 +25,11 @@ def run_command(
     model: Annotated[str, typer.Option("--model", "-m", help="Encoder: a registered name (see `mlbench models`), module:factory, or a sentence-transformers hub id / local folder.")] = DEFAULT_MODEL,
     task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help=f"Task name; may be repeated. Default: {DEFAULT_TASK}.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for result files.")] = Path("results"),
-    kinds: Annotated[Optional[str], typer.Option(help="Comma list of setting kinds: mono,cross,multi (default: all of the task's).")] = None,
-    langs: Annotated[Optional[str], typer.Option(help="Comma list of languages (queries and pools); default all.")] = None,
-    max_queries: Annotated[Optional[int], typer.Option(help="Keep the first N queries per language.")] = None,
-    metrics: Annotated[Optional[str], typer.Option(help="Comma list, e.g. map,recall@10,ndcg@10,mrr@10 (default: the task's).")] = None,
-    max_articles: Annotated[Optional[int], typer.Option(help="LAReQA: keep the first N articles per language file (a small, still parallel slice).")] = None,
+    kinds: KindsOpt = None,
+    langs: LangsOpt = None,
+    max_queries: MaxQueriesOpt = None,
+    metrics: MetricsOpt = None,
+    max_articles: MaxArticlesOpt = None,
     candidate_text: Annotated[str, typer.Option(help="LAReQA: what a candidate's text is: sentence | sentence+context.")] = "sentence",
     encoder_arg: Annotated[Optional[list[str]], typer.Option("--encoder-arg", help="key=value passed to a plugin factory; may be repeated.")] = None,
     query_prompt: Annotated[Optional[str], typer.Option(help="Prompt for queries (e.g. 'query: ' for E5; '' for none). Default: the model's own, as sentence-transformers' encode_query applies it.")] = None,

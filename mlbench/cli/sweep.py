@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import DataDirOpt, TasksDirOpt, command, console, split_list
+from mlbench.cli.app import (DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, MetricsOpt, TasksDirOpt,
+                             command, console, split_list)
 
 
 @command(name="sweep")
@@ -16,11 +17,11 @@ def sweep_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results/, sweep.json and plots/; a stopped sweep resumes there.")] = Path("sweep"),
     task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Task name; may be repeated. Default: xquad-r.")] = None,
     best: Annotated[Optional[str], typer.Option(help="Pick the best checkpoint by KIND:METRIC (multi:map, cross:ndcg@10) or rank-distance, and compare it with the first checkpoint of its run (paired tests).")] = None,
-    langs: Annotated[Optional[str], typer.Option(help="Comma list of languages (queries and pools); default all.")] = None,
-    kinds: Annotated[Optional[str], typer.Option(help="Comma list of setting kinds: mono,cross,multi.")] = None,
-    max_articles: Annotated[Optional[int], typer.Option(help="LAReQA: keep the first N articles per language file.")] = None,
-    max_queries: Annotated[Optional[int], typer.Option(help="Keep the first N queries per language.")] = None,
-    metrics: Annotated[Optional[str], typer.Option(help="Comma list of metrics (default: the task's).")] = None,
+    langs: LangsOpt = None,
+    kinds: KindsOpt = None,
+    max_articles: MaxArticlesOpt = None,
+    max_queries: MaxQueriesOpt = None,
+    metrics: MetricsOpt = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache (default MLBENCH_HOME/embeddings).")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
