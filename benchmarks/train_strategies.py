@@ -1,12 +1,15 @@
 """Reproduce the strategy entries of the leaderboard: the same base model, data, steps, seed and
-hyper-parameters trained with x-x, x-y and hybrid batches (``mlbench train``), then every
-checkpoint evaluated on full XQuAD-R (``mlbench sweep``).
+hyper-parameters trained with x-x, x-y and hybrid batches (``mlbench train``, MLQA-R), the last
+checkpoint of each evaluated on full XQuAD-R (``mlbench run``: the leaderboard entries), then every
+checkpoint on the first 12 articles of each language (``mlbench sweep``: the plots against step).
 
     python benchmarks/train_strategies.py OUT [--steps 90] [--save-every 45] [--data-dir DIR]
 
 Prints the training time of each strategy on this machine and writes OUT/{x-x,x-y,hybrid}/step-K/
-(about 90 MB each) and OUT/sweep/ (result files, the sweep summary and its plots). A strategy whose
-last checkpoint exists is not trained again.
+(about 90 MB each), OUT/board/ (the full results) and OUT/sweep/ (result files, the sweep summary
+and its plots). Commands run inside OUT, so that models are named ``x-x/step-90``. A strategy
+whose last checkpoint exists is not trained again; the evaluations reuse the embedding cache.
+On a shared machine, set OMP_NUM_THREADS=1 (torch's threads spin against other jobs).
 """
 
 from __future__ import annotations
@@ -52,10 +55,16 @@ def main() -> None:
         (args.out / "train_timings.json").write_text(json.dumps(timings, indent=1))
     if args.no_sweep:
         return
-    cmd = [*MLBENCH, "sweep", *[str(p) for s in STRATEGIES for p in sorted((args.out / s).glob("step-*"))],
-           "--task", "xquad-r", "--out", str(args.out / "sweep"), "--best", "multi:map"]
-    print("$", " ".join(cmd), flush=True)
-    sys.exit(subprocess.run(cmd).returncode)
+    data_env = {**os.environ, **({"MLBENCH_DATA_DIR": str(args.data_dir.resolve())} if args.data_dir else {})}
+    for strategy in STRATEGIES:
+        cmd = [*MLBENCH, "run", "-m", f"{strategy}/step-{args.steps}", "-t", "xquad-r", "-o", "board"]
+        print("$", " ".join(cmd[2:]), flush=True)
+        subprocess.run(cmd, check=True, cwd=args.out, env=data_env, stdout=subprocess.DEVNULL)
+    points = [str(p.relative_to(args.out)) for s in STRATEGIES for p in sorted((args.out / s).glob("step-*"))]
+    cmd = [*MLBENCH, "sweep", *points, "--task", "xquad-r", "--max-articles", "12", "--out", "sweep",
+           "--best", "multi:map"]
+    print("$", " ".join(cmd[2:]), flush=True)
+    sys.exit(subprocess.run(cmd, cwd=args.out, env=data_env).returncode)
 
 
 if __name__ == "__main__":
