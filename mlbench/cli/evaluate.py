@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import FORMAT_HELP, DataDirOpt, TasksDirOpt, command, split_list
+from mlbench.cli.app import (FORMAT_HELP, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, TasksDirOpt,
+                             command, split_list)
 from mlbench.task import DEFAULT_TASK
 
 CORPUS = "MIRACL (tasks of format ir_datasets): "
@@ -23,12 +24,12 @@ def evaluate_command(
     task: Annotated[str, typer.Option("--task", "-t", help="The task the run is for.")] = DEFAULT_TASK,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result file.")] = Path("results"),
     name: Annotated[Optional[str], typer.Option(help="The system's name in the result (default: the run's tag).")] = None,
-    kinds: Annotated[Optional[str], typer.Option(help="Comma list of setting kinds the run may hold (default: the task's).")] = None,
-    langs: Annotated[Optional[str], typer.Option(help="Comma list of languages of the slice (queries and pools); default all.")] = None,
-    max_queries: Annotated[Optional[int], typer.Option(help="The slice keeps the first N queries per language.")] = None,
+    kinds: KindsOpt = None,
+    langs: LangsOpt = None,
+    max_queries: MaxQueriesOpt = None,
     metrics: Annotated[Optional[str], typer.Option(help="Comma list (default: the task's; map becomes map@DEPTH on a cut run).")] = None,
     trec_measures: Annotated[Optional[str], typer.Option(help="Comma list of further trec_eval measures, computed by pytrec_eval (e.g. P.5,bpref,Rprec).")] = None,
-    max_articles: Annotated[Optional[int], typer.Option(help="LAReQA: the slice keeps the first N articles per language file.")] = None,
+    max_articles: MaxArticlesOpt = None,
     candidate_text: Annotated[str, typer.Option(help="LAReQA: what a candidate's text was: sentence | sentence+context.")] = "sentence",
     split: Annotated[Optional[str], typer.Option(help=CORPUS + "another split that ir_datasets declares; default dev.")] = None,
     pool_subset: Annotated[Optional[int], typer.Option(help=CORPUS + "the pool was the judged passages plus N others.")] = None,

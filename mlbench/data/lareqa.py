@@ -190,5 +190,9 @@ def load(req: LoadRequest) -> TaskData:
                     candidate_text=opts.candidate_text, source=req.spec.source.url, files=files, subset=subset)
 
 
-LOADER = Loader("lareqa", LareqaOptions, load, task_options=("articles",),
-                check_task_options=lambda options: parse_articles(options.get("articles", "0")) and None)
+def check_task_options(options: dict) -> None:
+    if "articles" in options:
+        parse_articles(options["articles"])
+
+
+LOADER = Loader("lareqa", LareqaOptions, load, task_options=("articles",), check_task_options=check_task_options)

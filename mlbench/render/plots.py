@@ -74,12 +74,12 @@ class Plot:
 
 
 @contextmanager
-def _style(extra: dict[str, Any] | None = None) -> Iterator[None]:
+def plot_style(extra: dict[str, Any] | None = None) -> Iterator[None]:
     with mpl.rc_context({**STYLE, **(extra or {})}):
         yield
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained")
     fig.get_layout_engine().set(wspace=0.06)  # a visible gap before the separate (*, exp.) column
     FigureCanvasAgg(fig)  # Agg canvas explicitly: no pyplot, no global backend switch
@@ -181,8 +181,8 @@ def heatmap(doc: dict[str, Any], metric: str | None = None, decimals: int = 3) -
     cell = _cell_size(n_cols)
     fontsize = 9 if cell < 0.7 else 10.5
     kinds = {s["kind"] for s in doc["settings"] if s["metrics"].get(metric) is not None}
-    with _style():
-        fig = _figure(max(6.4, cell * n_cols + 3.0), max(3.6, cell * len(queries) + 2.0))
+    with plot_style():
+        fig = new_figure(max(6.4, cell * n_cols + 3.0), max(3.6, cell * len(queries) + 2.0))
         cmap, norm = _cmap("viridis"), Normalize(0.0, 1.0)
         ratios = ([len(pools)] if pools else []) + ([1] if multi is not None else [])
         gs = fig.add_gridspec(1, len(ratios), width_ratios=ratios)
@@ -230,8 +230,8 @@ def rank_distance(doc: dict[str, Any], top: float | None = None) -> Figure:
     langs = _langs(doc, set(per_lang))
     values = [per_lang[x] for x in langs]
     macro = float(rd["macro"])
-    with _style():
-        fig = _figure(max(6.4, 0.6 * len(langs) + 2.5), 4.6)
+    with plot_style():
+        fig = new_figure(max(6.4, 0.6 * len(langs) + 2.5), 4.6)
         ax = fig.add_subplot()
         bars = ax.bar(langs, values, color="#3b75af", width=0.7, label="mean per query language")
         top = top or max(max(values), macro) * 1.15 or 1.0
@@ -285,8 +285,8 @@ def own_language(doc: dict[str, Any], cutoff: int = 10, decimals: int = 2) -> Fi
     rows, cols, values, expected = own_language_values(doc, cutoff)
     cell = _cell_size(len(cols) + 1)
     fontsize = 9 if cell < 0.7 else 10.5
-    with _style():
-        fig = _figure(max(6.4, cell * (len(cols) + 1) + 3.0), max(3.6, cell * len(rows) + 2.0))
+    with plot_style():
+        fig = new_figure(max(6.4, cell * (len(cols) + 1) + 3.0), max(3.6, cell * len(rows) + 2.0))
         cmap, norm = _cmap("magma_r"), Normalize(0.0, 1.0)
         gs = fig.add_gridspec(1, 2, width_ratios=[len(cols), 1])
         ax = fig.add_subplot(gs[0, 0])

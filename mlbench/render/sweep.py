@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 
 from mlbench.metrics import metric as metric_of
 from mlbench.render.formats import num
-from mlbench.render.plots import _figure, _style, save
+from mlbench.render.plots import new_figure, plot_style, save
 from mlbench.render.tables import Column, TextTable
 from mlbench.results.aggregate import HEADLINE
 
@@ -56,8 +56,8 @@ def figure(doc: dict[str, Any], task: str, key: str) -> Figure | None:
     if not any(p["values"].get(task, {}).get(key) is not None for ps in runs.values() for p in ps):
         return None
     label = metric_of(doc["metric"][task]).label
-    with _style():
-        fig = _figure(6.4, 3.8)
+    with plot_style():
+        fig = new_figure(6.4, 3.8)
         ax = fig.add_subplot(1, 1, 1)
         other = iter(OTHER)
         for run, points in runs.items():
