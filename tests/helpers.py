@@ -133,19 +133,35 @@ def xquad_raw(lang: str) -> bytes:
 def mlqa_dir() -> Path:
     """A folder holding ``mlqa-r/{lang}.json`` (CC BY-NC, never shipped): ``MLBENCH_TEST_MLQA`` (the
     user's ``MLBENCH_DATA_DIR`` by default), ``../shared/data/lareqa``, or mlbench's own pinned,
-    checksummed download into the session's data cache. A test that needs MLQA-R is skipped, with
-    the reason, only when none of them can give it (no copy and no network)."""
-    for candidate in (os.environ.get("MLBENCH_TEST_MLQA"), LAREQA_SHARED):
-        if candidate and (Path(candidate) / "mlqa-r" / "de.json").is_file():
-            return Path(candidate)
-    failure = _mlqa_download()
-    if failure:
-        pytest.skip("MLQA-R (CC BY-NC 4.0) is not redistributable, no local copy is reachable (set "
-                    "MLBENCH_TEST_MLQA=DIR with DIR/mlqa-r/{lang}.json, or put ../shared beside the checkout) "
-                    f"and mlbench's pinned download failed: {failure}")
+    checksummed download into the session's data cache. Only tests marked ``mlqa`` may ask for it:
+    conftest skips those, with the reason, where none of the three can give MLQA-R; any other test
+    that asks for it there fails."""
+    local = _local_mlqa()
+    if local is not None:
+        return local
+    why = mlqa_missing()
+    if why:
+        pytest.fail(f"a test not marked 'mlqa' needs MLQA-R: {why}")
     from mlbench.home import data_cache_dir
 
     return data_cache_dir()
+
+
+def mlqa_missing() -> str:
+    """Why no MLQA-R copy can be had here, or "" when one can (a local copy, else the download)."""
+    if _local_mlqa() is not None:
+        return ""
+    failure = _mlqa_download()
+    return failure and ("MLQA-R (CC BY-NC 4.0) is not redistributable, no local copy is reachable (set "
+                        "MLBENCH_TEST_MLQA=DIR with DIR/mlqa-r/{lang}.json, or put ../shared beside the "
+                        f"checkout) and mlbench's pinned download failed: {failure}")
+
+
+def _local_mlqa() -> Path | None:
+    for candidate in (os.environ.get("MLBENCH_TEST_MLQA"), LAREQA_SHARED):
+        if candidate and (Path(candidate) / "mlqa-r" / "de.json").is_file():
+            return Path(candidate)
+    return None
 
 
 @functools.cache

@@ -90,7 +90,7 @@ def _axes_with_image(fig):
 
 # --- plots -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, n_langs", [("xq11", 11), ("mlqa7", 7), ("bm25", 3)])
+@pytest.mark.parametrize("name, n_langs", [("xq11", 11), pytest.param("mlqa7", 7, marks=pytest.mark.mlqa), ("bm25", 3)])
 def test_heatmap_cells_are_the_setting_means(env, name, n_langs, request):
     doc = (request.getfixturevalue("mlqa7") if name == "mlqa7" else getattr(env, name)).doc
     langs = doc["task"]["languages"]

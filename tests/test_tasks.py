@@ -96,6 +96,7 @@ def test_candidate_ids_and_answer_rule(xquad):
     assert with_context.candidate_text == "sentence+context" and with_context.langs["de"].candidates.texts[0] == both[0]
 
 
+@pytest.mark.mlqa
 def test_mlqa_counts(mlqa):
     assert {lang: len(d.queries) for lang, d in mlqa.langs.items()} == MLQA_QUERIES
     assert {lang: len(d.candidates) for lang, d in mlqa.langs.items()} == MLQA_CANDS
@@ -109,6 +110,7 @@ def test_mlqa_counts(mlqa):
     assert all(mlqa.left_out(s) == 0 for s in multi)
 
 
+@pytest.mark.mlqa
 def test_settings_per_kind(xquad, mlqa):
     for data, expect in ((xquad, (11, 110, 11)), (mlqa, (7, 42, 7))):
         settings = enumerate_settings(data.languages, ("mono", "cross", "multi"))
@@ -119,6 +121,7 @@ def test_settings_per_kind(xquad, mlqa):
         "de>de", "de>en", "de>*", "en>en", "en>de", "en>*"}
 
 
+@pytest.mark.mlqa
 def test_mlqa_left_out_per_cross_pair(mlqa, mlqa_data_dir):
     """Left-out counts equal an independent count from the raw json: questions of X whose id has
     no question in Y."""
@@ -143,6 +146,7 @@ def test_cli_tasks_lists_counts(tmp_path):
     assert next(t for t in as_json if t["name"] == "miracl")["main_metric"] == "ndcg@10"
 
 
+@pytest.mark.mlqa
 def test_cli_tasks_lists_mlqa_counts(mlqa_data_dir, tmp_path):
     res = run_cli("tasks", "--data-dir", str(mlqa_data_dir), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
