@@ -313,6 +313,14 @@ def test_bad_engine_options_one_line_exit_2(flags, needles, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_devices_refused_for_an_mteb_model(tmp_path):
+    """An MTEB wrapper is not built by sentence-transformers: --devices is refused before any load."""
+    res = run_cli("run", "--model", "mteb:intfloat/multilingual-e5-small", *XQUAD, "--engine", "processes",
+                  "--devices", "cuda:0,cuda:1", "--out", str(tmp_path / "out"), env={"MLBENCH_HOME": str(tmp_path / "home")})
+    one_line_error(res, "--devices applies to sentence-transformers models")
+    assert not (tmp_path / "out").exists()
+
+
 def test_lexical_model_refuses_an_engine(irds_home, tmp_path):
     with pytest.raises(MlbenchError, match="--engine processes encodes with dense encoders; bm25 is lexical"):
         run(miracl_cfg(tmp_path, model="bm25", engine="processes", workers=2))

@@ -96,11 +96,26 @@ def looks_like_path(spec: str) -> bool:
             or (len(path.parts) > 1 and path.parent.is_dir()))
 
 
+def _resolve(spec: str) -> tuple[str, metadata.EntryPoint | None]:
+    """What builds ``spec``, decided in one place for the checks and the loader: ``mteb`` (an MTEB
+    wrapper), ``plugin`` (a registered entry point, returned too), ``factory`` (``module:factory``)
+    or ``st`` (a sentence-transformers folder or hub id)."""
+    if spec.startswith("mteb:"):
+        return "mteb", None
+    for ep in metadata.entry_points(group="mlbench.encoders"):
+        if ep.name == spec:
+            return "plugin", ep
+    return ("factory" if _FACTORY.match(spec) else "st"), None
+
+
+def _st_built(kind: str, ep: metadata.EntryPoint | None) -> bool:
+    return kind == "st" or (ep is not None and ep.value.startswith("mlbench.encoders.minilm"))
+
+
 def check_spec(spec: str) -> None:
     """Refuse at once a spec that names a local folder that does not exist (instead of a hub error
     about an invalid repo id, after a minute of retries)."""
-    if spec in {ep.name for ep in metadata.entry_points(group="mlbench.encoders")} or _FACTORY.match(spec) \
-            or spec.startswith("mteb:"):
+    if _resolve(spec)[0] != "st":
         return
     path = Path(spec).expanduser()
     if looks_like_path(spec) and not path.is_dir():
@@ -111,22 +126,19 @@ def check_spec(spec: str) -> None:
 
 def st_backed(spec: str) -> bool:
     """Whether ``spec`` is built by sentence-transformers (so takes its options such as the device)."""
-    eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
-    if spec in eps:
-        return eps[spec].value.startswith("mlbench.encoders.minilm")
-    return not _FACTORY.match(spec)
+    return _st_built(*_resolve(spec))
 
 
 def factory_parameters(spec: str) -> set[str]:
     """The keyword parameters of a plugin factory (registered name or ``module:factory``); empty for
-    sentence-transformers models and for factories that cannot be inspected."""
+    sentence-transformers and MTEB models and for factories that cannot be inspected."""
     import inspect
 
-    eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
+    kind, ep = _resolve(spec)
     try:
-        if spec in eps:
-            factory = eps[spec].load()
-        elif _FACTORY.match(spec):
+        if ep is not None:
+            factory = ep.load()
+        elif kind == "factory":
             module, _, attr = spec.partition(":")
             factory = getattr(importlib.import_module(module), attr)
         else:
@@ -138,18 +150,18 @@ def factory_parameters(spec: str) -> set[str]:
 
 def load_model(spec: str, options: EncoderOptions | None = None) -> Encoder | PoolScorer:
     options = options or EncoderOptions()
-    eps = {ep.name: ep for ep in metadata.entry_points(group="mlbench.encoders")}
-    if spec.startswith("mteb:"):  # an MTEB model wrapper (optional extra mlbench[mteb])
+    kind, ep = _resolve(spec)
+    if kind == "mteb":  # an MTEB model wrapper (optional extra mlbench[mteb])
         from mlbench.encoders import mteb
 
         _refuse_st_options(spec, options, False)
         return _call(mteb.create, spec, {"name": spec[len(mteb.PREFIX):], **options.args})
-    if spec in eps:
-        is_st = eps[spec].value.startswith("mlbench.encoders.minilm")
+    if ep is not None:
+        is_st = _st_built(kind, ep)
         _refuse_st_options(spec, options, is_st)
         kwargs = {**(options.st_options() if is_st else {}), **options.args}
-        return _call(eps[spec].load(), spec, kwargs)
-    if _FACTORY.match(spec):
+        return _call(ep.load(), spec, kwargs)
+    if kind == "factory":
         _refuse_st_options(spec, options, False)
         module, _, attr = spec.partition(":")
         try:
