@@ -12,6 +12,7 @@ names the file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -22,6 +23,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlbench.errors import MlbenchError
+
+
+def file_digests(path: Path, *algorithms: str) -> list[str]:
+    """Hex digests of one file in one streamed pass (a multi-GB store or corpus is never held whole)."""
+    hashes = [hashlib.new(a) for a in algorithms]
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            for h in hashes:
+                h.update(block)
+    return [h.hexdigest() for h in hashes]
 
 
 def slug(text: str) -> str:

@@ -103,6 +103,7 @@ class TaskPlan:
 class Plan:
     tasks: list[TaskPlan]
     metadata: dict[str, Any]
+    keep: int  # how deep rankings are kept (0: not at all), see _keep
 
 
 @dataclass
@@ -131,7 +132,7 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
         raise MlbenchError(f"--trec-depth must be positive, got {cfg.trec_depth}")
     if cfg.store_chunk_rows <= 0:
         raise MlbenchError(f"store chunk rows must be positive, got {cfg.store_chunk_rows}")
-    _keep(cfg)
+    keep = _keep(cfg)
     cfg.search.check()
     _check_engine(cfg, model)
     specs = [get_task(name, cfg.tasks_dirs) for name in cfg.tasks]  # an unknown task fails before any work
@@ -141,13 +142,13 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
         backend = choose(cfg.search, in_memory=not get_loader(spec.format).streamed)
         metrics = asked or parse_metrics(list(spec.metrics))
         main = spec.main_metric if spec.main_metric in [m.name for m in metrics] else metrics[0].name
-        backend.check(metrics, model, _keep(cfg))
+        backend.check(metrics, model, keep)
         kinds = parse_kinds(cfg.kinds, spec.kinds + _extra_kinds(cfg, spec, req))
         plans.append(TaskPlan(spec, req, kinds, metrics, main, backend))
     if model is None:
         check_spec(cfg.model)
     local = Path(cfg.model) if Path(cfg.model).is_dir() else None
-    return Plan(plans, checkpoint_metadata(local, cfg.sampling, cfg.base_model, cfg.step))
+    return Plan(plans, checkpoint_metadata(local, cfg.sampling, cfg.base_model, cfg.step), keep)
 
 
 def with_checkpoint_prompts(options: EncoderOptions, metadata: dict[str, Any]) -> EncoderOptions:
@@ -213,7 +214,7 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
     encoder = with_checkpoint_prompts(cfg.encoder, the_plan.metadata)
     model = model or load_model(cfg.model, encoder)
     for p in the_plan.tasks:  # the model type is known now: a lexical model on an approximate index
-        p.backend.check(p.metrics, model, _keep(cfg))
+        p.backend.check(p.metrics, model, the_plan.keep)
     load_s = time.perf_counter() - t_load
     description = model.describe()
     if cfg.engine.engine != "local" and not isinstance(model, Encoder):
@@ -221,14 +222,13 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
                            "(it indexes the pool in one process): use --engine local")
     engine = open_engine(cfg.engine, cfg.model, encoder, model, description)  # workers start on first use
     try:
-        return [_run_task(cfg, p, model, description, the_plan.metadata, load_s, progress, engine)
-                for p in the_plan.tasks]
+        return [_run_task(cfg, p, model, description, the_plan, load_s, progress, engine) for p in the_plan.tasks]
     finally:
         engine.close()
 
 
 def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, description: dict[str, Any],
-              metadata: dict[str, Any], load_s: float, progress: ProgressStart | None, engine: Any) -> RunOutput:
+              the_plan: Plan, load_s: float, progress: ProgressStart | None, engine: Any) -> RunOutput:
     t0 = time.perf_counter()
     data = p.backend.prepare(load(p.request))
     settings = enumerate_settings(data.languages, tuple(k for k in p.kinds if k in data.kinds))
@@ -241,19 +241,19 @@ def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, descript
                         engine)
     t2 = time.perf_counter()
     metrics = [m.name for m in p.metrics]
-    got = p.backend.run(Job(data, settings, metrics, model, vectors, _keep(cfg)), progress)
+    got = p.backend.run(Job(data, settings, metrics, model, vectors, the_plan.keep), progress)
     facts = RunFacts(command=cfg.command, model_spec=cfg.model, model_name=getattr(model, "name", cfg.model),
-                     description=description, metadata=metadata, device=getattr(model, "device", "cpu"),
+                     description=description, metadata=the_plan.metadata, device=getattr(model, "device", "cpu"),
                      metrics=metrics, main_metric=p.main_metric, encoding=vectors.info if vectors else {},
                      engine=engine.describe(),
                      search=got.info, timings={"load_model_s": load_s, "load_data_s": t1 - t0, "encode_s": t2 - t1,
                                                **got.timings})
     doc = build_document(data, got.results, facts)
     qrels = {r.setting.id: {q: data.relevant_in_pool(r.setting, g) for q, g in zip(r.query_ids, r.groups)}
-             for r in got.results}
+             for r in got.results} if the_plan.keep else {}
     kept = None
     if cfg.keep_rankings is not None:  # the depth kept (--trec-depth may keep more)
-        kept = (qrels, None if _keep(cfg) >= FULL_DEPTH else _keep(cfg))
+        kept = (qrels, None if the_plan.keep >= FULL_DEPTH else the_plan.keep)
     path = write_result(cfg.out_dir, doc, got.results, kept)
     if cfg.trec_dir:
         write_trec(cfg.trec_dir, p.spec.name, doc["model"]["name"], rankings_of(got.results, qrels), cfg.trec_depth)

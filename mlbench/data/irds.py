@@ -26,7 +26,6 @@ import, and refuses a different home once ir_datasets is imported in the process
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mlbench.errors import MlbenchError
+from mlbench.files import file_digests
 
 DOC_TEXT = "title + ' ' + text (the text alone when the title is empty)"
 ROLES = ("topics", "qrels", "docs")
@@ -185,18 +185,9 @@ def require_local(dataset_id: str, files: Sequence[IrdsFile]) -> None:
             f"IR_DATASETS_HOME={irds_home()} (docs/miracl.md, 'Offline layout') or unset MLBENCH_OFFLINE")
 
 
-def file_md5(path: Path) -> str:
-    h = hashlib.md5()  # ir_datasets records md5 sums; this compares with them
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _verify(f: IrdsFile, dataset_id: str) -> dict[str, str]:
     try:
-        digest = file_md5(f.path)
-        sha = hashlib.sha256(f.path.read_bytes()).hexdigest()
+        digest, sha = file_digests(f.path, "md5", "sha256")  # ir_datasets records md5 sums
     except OSError as exc:
         raise MlbenchError(f"{f.path}: cannot read the {f.role} file of {dataset_id} ({exc.strerror or exc})") from None
     if f.md5 and digest != f.md5:

@@ -15,7 +15,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from mlbench.data.irds import IrdsFile, dataset_files, file_md5
+from mlbench.data.irds import IrdsFile, dataset_files
+from mlbench.files import file_digests
 from mlbench.errors import MlbenchError
 
 
@@ -46,7 +47,7 @@ def install_files(home: Path, dataset_id: str, *, topics: Path | None = None, qr
         plan += [(f, None) for f in docs[len(corpus):]]
     written = []
     for f, src in plan:
-        if src is not None and verify and f.role in ("topics", "qrels") and f.md5 and file_md5(src) != f.md5:
+        if src is not None and verify and f.role in ("topics", "qrels") and f.md5 and file_digests(src, "md5")[0] != f.md5:
             raise MlbenchError(f"{src}: md5 differs from the expected_md5 {f.md5} ir_datasets records for {f.key}")
         f.path.parent.mkdir(parents=True, exist_ok=True)
         if f.path.is_symlink() or f.path.exists():

@@ -176,23 +176,15 @@ def embed_texts(encoder: Encoder, cache: EmbeddingCache, groups: dict[tuple[str,
         for (kind, lang), items in todo.items():
             keys, texts = list(items), list(items.values())
             if engine is not None and kind == "candidate":
-                for idx, vecs, n_batches in _engine_batches(engine, encoder, texts, kind, lang, cache.dim, tick):
-                    cache.dim = vecs.shape[1]
-                    pending_keys.extend(keys[i] for i in idx)
-                    pending_vecs.append(vecs)
-                    stats.encoded += len(idx)
-                    stats.batches += n_batches
-                    if len(pending_keys) >= FLUSH_ROWS:
-                        flush()
-                stats.per_group[f"{kind}:{lang}"] = len(items)
-                continue
-            for idx, vecs in encode_batches(encoder, texts, kind, lang, cache.dim):  # type: ignore[arg-type]
+                parts = _engine_batches(engine, encoder, texts, kind, lang, cache.dim, tick)
+            else:
+                parts = _local_batches(encoder, texts, kind, lang, cache.dim, tick)
+            for idx, vecs, n_batches in parts:
                 cache.dim = vecs.shape[1]
                 pending_keys.extend(keys[i] for i in idx)
                 pending_vecs.append(vecs)
                 stats.encoded += len(idx)
-                stats.batches += 1
-                tick(len(idx))
+                stats.batches += n_batches
                 if len(pending_keys) >= FLUSH_ROWS:
                     flush()
             stats.per_group[f"{kind}:{lang}"] = len(items)
@@ -205,6 +197,15 @@ def embed_texts(encoder: Encoder, cache: EmbeddingCache, groups: dict[tuple[str,
         start += len(keys)
     stats.seconds = time.perf_counter() - t0
     return out, stats
+
+
+def _local_batches(encoder: Encoder, texts: list[str], kind: str, lang: str, dim: int | None,
+                   tick: Progress) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """(indices into texts, vectors, 1) per batch encoded here, in the shape of :func:`_engine_batches`;
+    a batch is ticked once the caller holds it, so a progress callback that stops the run loses none."""
+    for idx, vecs in encode_batches(encoder, texts, kind, lang, dim):  # type: ignore[arg-type]
+        yield idx, vecs, 1
+        tick(len(idx))
 
 
 def _engine_batches(engine: Any, encoder: Encoder, texts: list[str], kind: str, lang: str, dim: int | None,

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from mlbench.errors import MlbenchError
-from mlbench.files import write_bytes, write_json
+from mlbench.files import file_digests, write_bytes, write_json
 
 SCHEMA = "mlbench.store/2"
 DEFAULT_CHUNK_ROWS = 4096
@@ -88,14 +88,6 @@ def chunk_paths(folder: Path, index: int) -> tuple[Path, Path, Path]:
     """(vectors, ids, record) of chunk ``index``."""
     stem = Path(folder) / f"chunk-{index:06d}"
     return stem.with_suffix(".vecs.npy"), stem.with_suffix(".ids.npy"), stem.with_suffix(".json")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_shard(folder: Path, index: int, offset: int, ids: Sequence[str], vectors: np.ndarray) -> dict[str, Any]:
@@ -200,7 +192,8 @@ class VectorStore:
         if (stored.ndim != 1 or stored.dtype.kind != "S" or len(stored) != record["rows"] or dtype != np.float32
                 or shape != (record["rows"], record["dim"])):
             return "its files do not have the rows and width of its record"
-        if checksums and (_sha256_file(vecs_path) != record["vecs_sha256"] or _sha256_file(ids_path) != record["ids_sha256"]):
+        if checksums and (file_digests(vecs_path, "sha256")[0] != record["vecs_sha256"]
+                          or file_digests(ids_path, "sha256")[0] != record["ids_sha256"]):
             return "its files do not match the checksums of its record"
         if ids is not None and stored.tolist() != [i.encode("utf-8") for i in ids]:
             return "its ids are not the passages it was given"
@@ -230,10 +223,6 @@ class VectorStore:
     def chunks(self) -> list[Chunk]:
         """The chunks held, in corpus order."""
         return [self.done[i] for i in sorted(self.done)]
-
-    @property
-    def chunk_rows(self) -> int | None:
-        return self.manifest.get("chunk_rows")
 
     def set_chunk_rows(self, rows: int) -> int:
         """The store's chunk size: the first run's choice, kept for every later run of the store."""

@@ -16,9 +16,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,7 +42,6 @@ class Unit:
 @dataclass
 class UnitResult:
     batches: int
-    seconds: float
     worker: str  # host:pid
     fingerprint: str  # of the worker's model description
     vectors: np.ndarray | None = None  # planned batches: (len(texts), dim), in the unit's text order
@@ -55,7 +53,6 @@ def run_unit(encoder: Any, unit: Unit, fingerprint: str, tick: Callable[[int], N
     from mlbench.embedding.batches import encode_batches
     from mlbench.embedding.store import write_shard
 
-    t0 = time.perf_counter()
     out: np.ndarray | None = None
     n = 0
     for idx, vecs in encode_batches(encoder, unit.texts, unit.kind, unit.lang, None, what=unit.what, of=unit.of,  # type: ignore[arg-type]
@@ -71,8 +68,8 @@ def run_unit(encoder: Any, unit: Unit, fingerprint: str, tick: Callable[[int], N
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if unit.store is not None:
         record = write_shard(unit.store, unit.index, unit.offset, unit.ids or [], out)
-        return UnitResult(n, time.perf_counter() - t0, worker, fingerprint, record=record)
-    return UnitResult(n, time.perf_counter() - t0, worker, fingerprint, vectors=out)
+        return UnitResult(n, worker, fingerprint, record=record)
+    return UnitResult(n, worker, fingerprint, vectors=out)
 
 
 def limit_threads(n: int) -> None:
@@ -124,19 +121,6 @@ class Engine(Protocol):
 def device_plan(devices: list[str] | None, workers: int) -> list[str | None]:
     """The device of each worker: the devices in turn, or None (the encoder's own choice)."""
     return [devices[i % len(devices)] if devices else None for i in range(workers)]
-
-
-@dataclass
-class Tally:
-    """What the workers did, for the result's provenance."""
-
-    units: int = 0
-    retried: int = 0
-    by_worker: dict[str, int] = field(default_factory=dict)
-
-    def add(self, result: UnitResult) -> None:
-        self.units += 1
-        self.by_worker[result.worker] = self.by_worker.get(result.worker, 0) + 1
 
 
 def check_fingerprint(result: UnitResult, expected: str, where: str) -> None:

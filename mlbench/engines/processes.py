@@ -27,9 +27,8 @@ _WORKER_ERROR: str | None = None
 
 def _init(model_spec: str, encoder_options: Any, devices: Any, threads: int) -> None:
     global _WORKER, _WORKER_ERROR
-    from mlbench.engines.base import Worker, limit_threads
+    from mlbench.engines.base import Worker
 
-    limit_threads(threads)
     try:
         _WORKER = Worker(model_spec, encoder_options, devices.get(), threads)
     except Exception as exc:  # noqa: BLE001 - reported by the first unit, with its message

@@ -214,7 +214,6 @@ class ApproxIndex:
             index.add(np.ascontiguousarray(vecs))
             del vecs
         self.index = index
-        self.where = placement(spec.kind)
 
     def search(self, queries: np.ndarray, k: int, prefix: bytes = b"") -> tuple[np.ndarray, np.ndarray]:
         dist, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.store.rows))
