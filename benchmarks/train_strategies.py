@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-STRATEGIES = ("x-x", "x-y", "hybrid")
+from mlbench.sampling import STRATEGIES
+
 MLBENCH = [sys.executable, "-m", "mlbench.cli"]
 HYPER = ["--base", "minilm", "--train-task", "mlqa-r", "--eval-task", "xquad-r", "--batch-size", "32",
          "--max-length", "64", "--lr", "5e-5", "--warmup", "0.1", "--seed", "0", "--save-base"]

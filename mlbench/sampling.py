@@ -44,7 +44,7 @@ import numpy as np
 from mlbench.data.model import TaskData
 from mlbench.errors import MlbenchError
 
-STRATEGIES = ("x-x", "x-y", "hybrid")
+STRATEGIES = ("x-x", "x-y", "hybrid")  # as result files and mlbench.json spell them
 _ALIASES = {"xx": "x-x", "x-x": "x-x", "xy": "x-y", "x-y": "x-y", "hybrid": "hybrid"}
 
 

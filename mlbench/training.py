@@ -32,6 +32,7 @@ from mlbench.encoders.checkpoint import METADATA_FILE
 from mlbench.errors import MlbenchError
 from mlbench.files import write_json
 from mlbench.sampling import BatchSampler, ParallelPairs, check_alpha, parse_strategy
+from mlbench.task import TaskSpec, get_task
 
 QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
 
@@ -46,7 +47,6 @@ class TrainConfig:
     eval_tasks: list[str] = field(default_factory=lambda: ["xquad-r"])
     langs: list[str] | None = None
     data_dir: Path | None = None
-    max_articles: int | None = None
     steps: int = 1000
     save_every: int = 250
     batch_size: int = 32
@@ -90,24 +90,24 @@ def _texts(data) -> set[str]:
     return out
 
 
-def check_leakage(pairs: ParallelPairs, eval_tasks: list[str], data_dir: Path | None = None) -> None:
+def check_leakage(pairs: ParallelPairs, specs: list[TaskSpec], data_dir: Path | None = None) -> None:
     """Refuse training pairs that share a question id, a question or an answer sentence with an
-    evaluation task (any of its languages, every candidate sentence)."""
+    evaluation task (any of its languages, every candidate sentence). ``specs`` are the evaluation
+    tasks as resolved by the caller (built-in, or from its tasks folders)."""
     from mlbench.data.loaders import load_task
-    from mlbench.task import get_task
 
     train_groups = {g for lang in pairs.languages for g in pairs.questions[lang]}
     train_texts = {t for lang in pairs.languages
                    for t in (*pairs.questions[lang].values(), *pairs.answers[lang].values())}
-    for name in eval_tasks:
-        data = load_task(get_task(name), None, data_dir)
+    for spec in specs:
+        data = load_task(spec, None, data_dir)
         groups = {g for ld in data.langs.values() for g in ld.queries.groups}
         shared_ids = train_groups & groups
         shared_texts = train_texts & _texts(data)
         if shared_ids or shared_texts:
             example = sorted(shared_ids)[0] if shared_ids else repr(sorted(shared_texts)[0][:60])
             raise MlbenchError(
-                f"training data {pairs.source.get('task')} overlaps evaluation task {name}: "
+                f"training data {pairs.source.get('task')} overlaps evaluation task {spec.name}: "
                 f"{len(shared_ids)} question ids and {len(shared_texts)} texts in common (e.g. {example}); "
                 "train on data the evaluation never sees (e.g. --train-task mlqa-r with xquad-r, or "
                 "xquad-r-train with --eval-task xquad-r-heldout)")
@@ -132,12 +132,6 @@ def _base_path(base: str) -> str:
 def _save(model, folder: Path, meta: dict[str, Any]) -> None:
     tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    try:  # transformers draws a progress bar per saved shard: noise in a training log
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
     model.save(str(tmp))
     write_json(tmp / METADATA_FILE, meta)
     os.replace(tmp, folder)
@@ -147,13 +141,19 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     """Fine-tune ``cfg.base`` with ``cfg.strategy``; returns the checkpoint folders written.
     ``progress(step, loss)`` is called after every step."""
     cfg.check()
-    opts = {"max_articles": cfg.max_articles} if cfg.max_articles else {}
-    pairs = ParallelPairs.from_task(cfg.train_task, cfg.langs, cfg.data_dir, **opts)
+    pairs = ParallelPairs.from_task(cfg.train_task, cfg.langs, cfg.data_dir)
     sampler = BatchSampler(pairs, cfg.strategy, cfg.batch_size, cfg.alpha, cfg.seed)
-    check_leakage(pairs, cfg.eval_tasks, cfg.data_dir)
+    check_leakage(pairs, [get_task(name) for name in cfg.eval_tasks], cfg.data_dir)
 
     import torch
     from sentence_transformers import SentenceTransformer
+
+    try:  # transformers draws a progress bar per saved shard: noise in a training log
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
 
     torch.manual_seed(cfg.seed)
     base = _base_path(cfg.base)
@@ -173,12 +173,13 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     cfg.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
-    data = {**pairs.source, "fingerprint": pairs.fingerprint()}  # the same for every checkpoint
+    meta = _metadata(cfg, sampler, {**pairs.source, "fingerprint": pairs.fingerprint()})  # step, seconds per save
 
     def save(step: int) -> None:
         folder = cfg.out / f"step-{step}"
         model.max_seq_length = evaluated_length
-        _save(model, folder, _metadata(cfg, sampler, data, step, time.perf_counter() - t0))
+        meta["step"], meta["training"]["seconds"] = step, round(time.perf_counter() - t0, 1)
+        _save(model, folder, meta)
         model.max_seq_length = cfg.max_length
         saved.append(folder)
         model.train()
@@ -205,19 +206,21 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     return saved
 
 
-def _metadata(cfg: TrainConfig, sampler: BatchSampler, data: dict[str, Any], step: int, seconds: float) -> dict:
+def _metadata(cfg: TrainConfig, sampler: BatchSampler, data: dict[str, Any]) -> dict:
+    """A checkpoint's ``mlbench.json``, less its ``step`` and ``training.seconds`` (set at each save)."""
     import sentence_transformers
     import torch
 
     hyper = {k: v for k, v in asdict(cfg).items()
              if k in ("batch_size", "max_length", "lr", "warmup", "scale", "steps", "save_every", "device")}
+    drawn = sampler.describe()
     return {
-        "sampling": sampler.strategy, "alpha": sampler.alpha, "base_model": cfg.base, "step": step,
+        "sampling": drawn["strategy"], "alpha": drawn["alpha"], "base_model": cfg.base, "step": None,
         "seed": cfg.seed, "prompts": {"query": cfg.query_prompt, "candidate": cfg.candidate_prompt},
         "training": {"data": data,
                      "eval_tasks": list(cfg.eval_tasks), "loss": "MultipleNegativesRankingLoss",
-                     **hyper, "languages": list(sampler.languages),
-                     "language_pairs": len(sampler.language_pairs), "seconds": round(seconds, 1),
+                     **hyper, "languages": drawn["languages"],
+                     "language_pairs": len(drawn["language_pairs"]), "seconds": None,
                      "versions": {"sentence_transformers": sentence_transformers.__version__,
                                   "torch": torch.__version__}},
     }

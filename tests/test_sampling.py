@@ -14,6 +14,8 @@ from mlbench.data.loaders import load_task
 from mlbench.errors import MlbenchError
 from mlbench.sampling import BatchSampler, ParallelPairs, parse_strategy
 from mlbench.task import get_task
+from mlbench.task.spec import builtin_tasks_dir
+from mlbench.training import check_leakage
 
 LANGS = ["ar", "de", "en", "th", "zh"]
 
@@ -97,3 +99,22 @@ def test_train_refuses_bad_input_before_any_work(tmp_path):
     one_line_error(run_cli("train", "--strategy", "xx", "--train-task", "xquad-r-train", "--out", str(out)),
                    "overlaps evaluation task xquad-r", "925 question ids")
     assert empty_or_absent(out)
+
+
+def test_leakage_check_takes_task_specs_from_a_tasks_dir(pairs, tmp_path):
+    """Evaluation tasks resolved from a tasks folder (variants of XQuAD-R by article) are checked
+    against the training pairs (articles 0-35): one covering training articles is refused, one
+    beyond them passes."""
+    (tmp_path / "xquad-r.toml").write_text((builtin_tasks_dir() / "xquad-r.toml").read_text(encoding="utf-8"),
+                                           encoding="utf-8")
+    for name, articles in (("xq-leaky", "34-37"), ("xq-apart", "40-41")):
+        (tmp_path / f"{name}.toml").write_text(
+            f'schema = 1\nextends = "xquad-r"\nname = "{name}"\n\n[options]\narticles = "{articles}"\n',
+            encoding="utf-8")
+    leaky, apart = (get_task(name, [tmp_path]) for name in ("xq-leaky", "xq-apart"))
+    with pytest.raises(MlbenchError, match=r"training data xquad-r-train overlaps evaluation task xq-leaky: "
+                                           r"[1-9]\d* question ids and [1-9]\d* texts in common"):
+        check_leakage(pairs, [leaky])
+    check_leakage(pairs, [apart])
+    with pytest.raises(MlbenchError, match="overlaps evaluation task xq-leaky"):
+        check_leakage(pairs, [apart, leaky])

@@ -3,8 +3,8 @@ strategy) evaluated with one configuration, so the figures can be read against t
 
 Each checkpoint is one ``mlbench run`` (one model load, each text encoded once and cached under the
 checkpoint's weights hash) writing its result files under ``OUT/results/{run}/{step-K}/``. After
-every checkpoint the summary ``OUT/sweep.json`` is rewritten (atomically), so a stopped sweep
-resumes: a checkpoint whose weights hash and result files are already in the summary is not run
+every checkpoint evaluated the summary ``OUT/sweep.json`` is rewritten (atomically), so a stopped
+sweep resumes: a checkpoint whose weights hash and result files are already in the summary is not run
 again. A summary belongs to one configuration (tasks, slice, metrics): another one is refused
 instead of mixing results.
 
@@ -28,6 +28,8 @@ from mlbench.errors import MlbenchError
 from mlbench.files import read_document, slug, write_json
 from mlbench.metrics import metric as metric_of
 from mlbench.results.aggregate import HEADLINE, headline
+from mlbench.results.files import differences
+from mlbench.task import TaskSpec
 
 SCHEMA = "mlbench.sweep/1"
 SUMMARY = "sweep.json"
@@ -136,17 +138,30 @@ def _config_of(plan) -> dict[str, Any]:
     return {"tasks": {p.spec.name: {"slice": p.slice, "metrics": [m.name for m in p.metrics]} for p in plan.tasks}}
 
 
+def _config_differences(theirs: Any, ours: dict[str, Any]) -> list[str]:
+    """``what theirs vs ours`` for each way two sweep configurations differ: the tasks, then per
+    task in both its slice and metrics."""
+    t_theirs, t_ours = theirs.get("tasks") if isinstance(theirs, dict) else None, ours["tasks"]
+    t_theirs = t_theirs if isinstance(t_theirs, dict) else {}
+    found = differences({"tasks": sorted(t_theirs)}, {"tasks": sorted(t_ours)})
+    for name, b in t_ours.items():
+        a = t_theirs.get(name)
+        if isinstance(a, dict):
+            slice_a = a.get("slice") if isinstance(a.get("slice"), dict) else {}
+            found += [f"{name} {d}" for d in differences({**slice_a, "metrics": a.get("metrics")},
+                                                         {**b["slice"], "metrics": b["metrics"]})]
+    return found or ["field 'config' differs"]
+
+
 def _previous(out: Path, config: dict[str, Any]) -> dict[str, Point]:
     file = out / SUMMARY
     if not file.is_file():
         return {}
-    doc = read_document(file, "json", "sweep summary")
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise MlbenchError(f"{file}: field 'schema' is not {SCHEMA!r}")
+    doc = read_sweep(file)
     if doc.get("config") != config:
-        theirs = ", ".join(sorted((doc.get("config") or {}).get("tasks", {}))) or "?"
-        raise MlbenchError(f"{file} is a sweep of another configuration (tasks {theirs}, or another slice or "
-                           "metrics); give another --out rather than mixing results")
+        diff = "; ".join(_config_differences(doc.get("config"), config))
+        raise MlbenchError(f"{file} is a sweep of another configuration ({diff}); give another --out rather "
+                           "than mixing results")
     points = {}
     for raw in doc.get("points", []):
         point = Point(**raw)
@@ -155,10 +170,11 @@ def _previous(out: Path, config: dict[str, Any]) -> dict[str, Point]:
     return points
 
 
-def _leak_check(cks: list[Checkpoint], tasks: list[str], data_dir: Path | None) -> None:
+def _leak_check(cks: list[Checkpoint], specs: list[TaskSpec], data_dir: Path | None) -> None:
     """A checkpoint trained by ``mlbench train`` names its training data and the tasks it was
     checked against. Evaluating it on its own training task is refused; on a task it was not
-    checked against, the trainer's check is made now (it needs the training data)."""
+    checked against, the trainer's check is made now (it needs the training data). ``specs`` are
+    the sweep's tasks as its plan resolved them (``--tasks-dir`` included)."""
     from mlbench.sampling import ParallelPairs
     from mlbench.training import check_leakage
 
@@ -169,21 +185,19 @@ def _leak_check(cks: list[Checkpoint], tasks: list[str], data_dir: Path | None) 
         name = data.get("task")
         if not name:
             continue
-        if name in tasks:
+        if name in [s.name for s in specs]:
             raise MlbenchError(f"{c.path}: trained on {name}; evaluating it on {name} measures memory, not "
                                "retrieval (train on another task, or evaluate a held-out variant)")
-        unchecked = [t for t in tasks if t not in (training.get("eval_tasks") or [])]
-        key = (name, str(data.get("subset")), tuple(unchecked))
+        unchecked = [s for s in specs if s.name not in (training.get("eval_tasks") or [])]
+        key = (name, str(data.get("subset")), tuple(s.name for s in unchecked))
         if not unchecked or key in seen:
             continue
         seen.add(key)
-        subset = data.get("subset") or {}
-        opts = {"max_articles": subset["max_articles"]} if subset.get("max_articles") else {}
         try:
-            pairs = ParallelPairs.from_task(name, data.get("languages"), data_dir, **opts)
+            pairs = ParallelPairs.from_task(name, data.get("languages"), data_dir)
         except MlbenchError as exc:
             raise MlbenchError(f"{c.path}: cannot read its training data {name} to check it against "
-                               f"{', '.join(unchecked)} ({exc})") from None
+                               f"{', '.join(key[2])} ({exc})") from None
         try:
             check_leakage(pairs, unchecked, data_dir)
         except MlbenchError as exc:
@@ -201,24 +215,26 @@ def sweep(paths: list[Path], cfg, out: Path, best: str | None = None,
     config = _config_of(the_plan)
     metric = {p.spec.name: p.main_metric for p in the_plan.tasks}
     chosen = {t: parse_best(best, m) for t, m in metric.items()} if best else {}
-    _leak_check(cks, list(metric), cfg.data_dir)
+    _leak_check(cks, [p.spec for p in the_plan.tasks], cfg.data_dir)
     done = _previous(out, config)
     result = SweepResult(out, config, [], metric)
-    for c in cks:
-        reused = done.get(c.sha256 + c.label)
-        if reused is None:
+    keys = [c.sha256 + c.label for c in cks]
+    for i, c in enumerate(cks):
+        point = done.get(keys[i])
+        reused = point is not None
+        if not reused:
             folder = out / "results" / slug(c.run) / f"step-{c.step}"
             outputs = run(replace(cfg, model=str(c.path), out_dir=folder), progress)
-            reused_flag = False
             point = Point(c.label, c.run, c.step, str(c.path), c.sha256, c.metadata.get("sampling"),
                           {o.doc["task"]["name"]: str(o.path.relative_to(out)) for o in outputs},
                           {o.doc["task"]["name"]: headline(o.doc, metric[o.doc["task"]["name"]]) for o in outputs})
-        else:
-            point, reused_flag = reused, True
         result.points.append(point)
-        write_json(out / SUMMARY, result.to_dict())
+        if not reused:  # with the points still to be reused, so that a stopped sweep loses none
+            doc = result.to_dict()
+            doc["points"] += [vars(done[k]) for k in keys[i + 1:] if k in done]
+            write_json(out / SUMMARY, doc)
         if on_point is not None:
-            on_point(point, reused_flag)
+            on_point(point, reused)
     for task, b in chosen.items():
         result.best[task], report = _best(result, task, b)
         if report is not None:

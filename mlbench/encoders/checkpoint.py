@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mlbench.errors import MlbenchError
+from mlbench.sampling import STRATEGIES
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".npz", ".onnx", ".gguf")
-SAMPLING = ("x-x", "x-y", "hybrid", "other")
+SAMPLING = (*STRATEGIES, "other")  # the trainer's strategies, or another recipe
 METADATA_FILE = "mlbench.json"
 # what mlbench.json may hold; the reference trainer (mlbench.training) writes all of them
 METADATA_FIELDS = ("sampling", "alpha", "base_model", "step", "seed", "prompts", "training")
