@@ -277,7 +277,8 @@ def test_fusion_equals_ranx_fusion_of_the_exported_runs(use, tmp_path):
     (bm25,) = run(small(tmp_path / "a", model="bm25", keep_rankings="full"))
     (dense,) = run(small(tmp_path / "b", keep_rankings="full"), model=use)
     inputs = [read_result(bm25.path), read_result(dense.path)]
-    path, doc = fuse_results(inputs, "rrf", out_dir=tmp_path / "fused")
+    got = fuse_results(inputs, "rrf", out_dir=tmp_path / "fused")
+    path, doc = got.path, got.doc
     fused = read_result(path)
     assert doc["run"]["derived_from"]["ranx_method"] == "rrf" and doc["rankings"]["depth"] == "full"
     assert fused.metrics == inputs[0].metrics  # full rankings: every metric exact, map included
@@ -314,3 +315,31 @@ def test_fusion_equals_ranx_fusion_of_the_exported_runs(use, tmp_path):
     res = run_cli("fuse", str(bm25.path), str(other.path), "--out", str(tmp_path / "y"))
     one_line_error(res, str(other.path), "not the slice", "max_articles 1 vs 2")
     assert not (tmp_path / "y").exists()
+
+
+@pytest.mark.slow  # ~18 s: ranx compiles its kernels (numba) in each process
+def test_fusion_of_cut_runs_undoes_only_the_recorded_map_rename(tmp_path):
+    """A cut input's map@20 that stands for map (run.external.metrics_at_depth, run.derived_from
+    on a fused input) becomes map at the fused depth; a map@10 asked for is kept as map@10."""
+    import mlbench
+    from mlbench.runs.fuse import fuse_results
+
+    run_file = tmp_path / "bm25s.txt"
+    external_bm25_run(run_file, depth=20)
+    ev = mlbench.evaluate_run("xquad-r", str(run_file), langs=["de", "en"], max_articles=2, out_dir=tmp_path / "ev",
+                              metrics=["map", "map@10", "ndcg@10"])
+    assert ev.doc["run"]["external"]["metrics_at_depth"] == {"map": "map@20"}
+    evaluated = read_result(ev.path)
+    assert evaluated.metrics == ["map@20", "map@10", "ndcg@10"]
+    # fused with itself (CombSUM of raw scores doubles each score exactly, ties included): the same
+    # rankings under the tie rule, depth and numbers
+    got = fuse_results([evaluated, evaluated], "combsum", "none", out_dir=tmp_path / "f1")
+    fused = read_result(got.path)
+    assert got.doc["run"]["derived_from"]["metrics_at_depth"] == {"map": "map@20"}
+    assert fused.metrics == ["map@20", "map@10", "ndcg@10"] and fused.main_metric == "map@20"
+    assert [s["metrics"] for s in fused.doc["settings"]] == [s["metrics"] for s in evaluated.doc["settings"]]
+    # and a fused input (its rename recorded under run.derived_from) fused again
+    again = fuse_results([fused, fused], "combsum", "none", out_dir=tmp_path / "f2")
+    assert again.doc["run"]["metrics"] == ["map@20", "map@10", "ndcg@10"]
+    assert again.doc["run"]["derived_from"]["metrics_at_depth"] == {"map": "map@20"}
+    assert [s["metrics"] for s in again.doc["settings"]] == [s["metrics"] for s in evaluated.doc["settings"]]

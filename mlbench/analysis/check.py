@@ -27,7 +27,7 @@ from typing import Any
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document
 from mlbench.metrics import metric as metric_of
-from mlbench.results.files import LoadedResult, differences, encoder_settings, slice_of
+from mlbench.results.files import LoadedResult, differences, encoder_settings, require_like, slice_of
 
 EXPECTED_SCHEMA = 2  # 2 pins the slice and encoder settings; files of schema 1 (rules only) are still read
 DEFAULT_TOL = {"aggregate": 0.01, "setting": 0.03}
@@ -256,15 +256,6 @@ def check_baseline(result: LoadedResult, baseline: LoadedResult, metric: str | N
         v.p_adjusted = row.p_adjusted
         verdicts.append(v)
     return verdicts, report.procedure()
-
-
-def require_like(result: LoadedResult, baseline: LoadedResult) -> None:
-    """A checkpoint is gated against a baseline of the same slice (the baseline may be another
-    model with other encoder settings: comparing models is what it is for)."""
-    diff = differences(slice_of(baseline.doc), slice_of(result.doc))
-    if diff:
-        raise MlbenchError(f"{result.path}: not the slice of the baseline {baseline.path} "
-                           f"({'; '.join(diff)}, baseline vs this result)")
 
 
 def run_check(result: LoadedResult, expected: Path | None = None, baseline: LoadedResult | None = None,

@@ -35,12 +35,12 @@ def fuse_command(
     if format not in ("table", "json"):
         raise MlbenchError(f"--format {format!r} is not one of table, json")
     loaded = [read_result(p) for p in results]
-    path, doc = fuse_results(loaded, method, norm, parse_params(param, weights), name, out,
-                             shlex.join(["mlbench", *sys.argv[1:]]))
+    got = fuse_results(loaded, method, norm, parse_params(param, weights), name, out,
+                       shlex.join(["mlbench", *sys.argv[1:]]))
     if format == "json":
-        sys.stdout.write(json.dumps([summary.to_dict(doc, str(path))], indent=1) + "\n")
+        sys.stdout.write(json.dumps([summary.to_dict(got.doc, str(got.path))], indent=1) + "\n")
         return
     c = console()
-    show(summary.table(doc), c)
-    show(summary.kinds_table(doc), c)
-    c.print(f"wrote {path}", markup=False)
+    show(summary.table(got.doc), c)
+    show(summary.kinds_table(got.doc), c)
+    c.print(f"wrote {got.path}", markup=False)

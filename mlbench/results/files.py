@@ -296,5 +296,16 @@ def require_same_task(a: LoadedResult, b: LoadedResult, purpose: str) -> None:
                            f"{ta.get('version')!r}; {purpose}")
 
 
+def require_like(result: LoadedResult, baseline: LoadedResult, role: str = "baseline", purpose: str = "") -> None:
+    """``result`` must be of the slice of ``baseline`` (:func:`slice_of`): a checkpoint is gated
+    against a baseline of the same slice (the baseline may be another model with other encoder
+    settings: comparing models is what it is for), and fuse's inputs share the first one's slice.
+    ``role`` names the baseline in the error and ``purpose``, when given, ends it."""
+    diff = differences(slice_of(baseline.doc), slice_of(result.doc))
+    if diff:
+        raise MlbenchError(f"{result.path}: not the slice of the {role} {baseline.path} "
+                           f"({'; '.join(diff)}, {role} vs this result)" + (f"; {purpose}" if purpose else ""))
+
+
 __all__ = ["SCHEMA", "SLICE_KEYS", "LoadedResult", "check_report_fields", "differences", "encoder_settings", "kinds_in",
-           "read_result", "require_same_task", "slice_of", "write_result"]
+           "read_result", "require_like", "require_same_task", "slice_of", "write_result"]

@@ -70,7 +70,6 @@ def task_results(result: LoadedResult) -> list[dict[str, Any]]:
     doc, where = result.doc, str(result.path)
     task, run = doc["task"], doc["run"]
     main = result.main_metric
-    per_query = result.per_query()
     official = task.get("format") == "ir_datasets" and run.get("comparable_with_official") is True
     split = "dev" if task.get("format") == "ir_datasets" else "test"
     split = (task.get("subset") or {}).get("split") or split
@@ -83,14 +82,12 @@ def task_results(result: LoadedResult) -> list[dict[str, Any]]:
         subset = s["query_lang"] if official_kind else f"{s['query_lang']}-{pool}"
         pool_langs = task["languages"] if s["pool"] == "*" else [s["pool"]]
         langs = list(dict.fromkeys([_langscript(s["query_lang"], where)] + [_langscript(p, where) for p in pool_langs]))
-        values = per_query[s["id"]]
         entry: dict[str, Any] = {"hf_subset": subset, "languages": langs,
                                  "main_score": s["metrics"].get(main)}
+        # the setting's means hold the diagnostics too (rank distance, own-language shares):
+        # results.document.setting_entries writes every per-query array's mean
         for m, v in s["metrics"].items():
             entry[key_of(m)] = v
-        for diag in ("rank_distance", "own_lang@10", "own_lang@100", "own_lang_expected"):
-            if diag in values:
-                entry[key_of(diag)] = float(values[diag].mean()) if len(values[diag]) else None
         entry.update({"main_metric": key_of(main), "n_queries": s["n_queries"], "setting": s["id"]})
         groups.setdefault(name, []).append(entry)
     timings = run.get("timings_s") or {}

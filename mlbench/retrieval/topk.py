@@ -80,7 +80,7 @@ class TopkBackend:
         results = []
         for s in job.settings:
             scores, ids = tops[s]
-            keep, relevant = _kept(data, s, rows[s.query_lang])
+            keep, relevant = kept(data, s, rows[s.query_lang])
             ids, scores = ids[keep], scores[keep]
             qd = data.langs[s.query_lang].queries
             per_query = per_query_from_top(ids, relevant, job.metrics)
@@ -172,7 +172,7 @@ def _prefix(data: TaskData, s: Setting, lang: str) -> bytes:
     return data.id_in_pool(s, lang, "").encode("utf-8")
 
 
-def _kept(data: TaskData, s: Setting, rows: np.ndarray) -> tuple[np.ndarray, list[set[str]]]:
+def kept(data: TaskData, s: Setting, rows: np.ndarray) -> tuple[np.ndarray, list[set[str]]]:
     """Positions (within the evaluated queries) of the queries with a relevant candidate in the
     setting's pool, and their relevant ids as in that pool."""
     groups = data.langs[s.query_lang].queries.groups
@@ -216,7 +216,7 @@ def _approx_report(data: TaskData, job: Job, results: list[SettingResult], exact
     info["recall_vs_exact"]["macro"] = float(np.mean(vals)) if vals else None
     exact_metrics = {}
     for r in results:
-        keep, relevant = _kept(data, r.setting, rows[r.setting.query_lang])
+        keep, relevant = kept(data, r.setting, rows[r.setting.query_lang])
         exact_metrics[r.setting.id] = {m: (float(v.mean()) if len(v) else None)
                                        for m, v in per_query_from_top(exact_tops[r.setting][keep], relevant,
                                                                       job.metrics).items()}

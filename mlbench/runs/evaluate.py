@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +34,12 @@ from mlbench.data.loaders import LoadRequest, load
 from mlbench.data.model import MemoryCandidates, TaskData
 from mlbench.errors import MlbenchError
 from mlbench.metrics import compute, parse_metrics, rank_distance, ranks_from_top
+from mlbench.pipeline import RunOutput
 from mlbench.results.document import RunFacts, build_document
 from mlbench.results.files import write_result
 from mlbench.retrieval.base import SettingResult
 from mlbench.retrieval.ties import TIE_RULE, rank_order
-from mlbench.retrieval.topk import top_language_shares
+from mlbench.retrieval.topk import kept, top_language_shares
 from mlbench.runs.trec import QueryRun, RunFile, read_trec_run
 from mlbench.task import ALL, Setting, enumerate_settings, parse_kinds, parse_setting
 
@@ -52,13 +53,6 @@ class Ranked:
 
     run: QueryRun
     origin: RunFile | None  # None: a dict given in Python
-
-
-@dataclass
-class Evaluated:
-    path: Path
-    doc: dict[str, Any]
-    results: list[SettingResult]
 
 
 def _where(r: Ranked, i: int) -> str:
@@ -232,10 +226,26 @@ def score_rankings(s: Setting, qids: list[str], groups: list[str], n_left_out: i
     return res
 
 
+def write_scored(out_dir: Path, results: list[SettingResult], relevant: Sequence[list[set[str]]], chosen: list[str],
+                 renamed: dict[str, str], default_main: str, full: bool, depth: int,
+                 make_doc: Callable[[str, int | str], dict[str, Any]]) -> RunOutput:
+    """The tail evaluate and fuse share: the main metric (``default_main``, renamed to the depth on
+    a cut run, else the first chosen metric), the document ``make_doc(main, depth)`` builds
+    (``depth`` is ``"full"`` when every ranking is whole), and the result written with its per-query
+    sidecar and its rankings sidecar (``relevant``: each result's relevant ids per query, its qrels)."""
+    main = renamed.get(default_main, default_main)
+    if main not in chosen:
+        main = chosen[0]
+    doc = make_doc(main, "full" if full else depth)
+    qrels = {r.setting.id: {q: sorted(rel) for q, rel in zip(r.query_ids, rels)} for r, rels in zip(results, relevant)}
+    path = write_result(out_dir, doc, results, (qrels, None if full else depth))
+    return RunOutput(path, doc, results)
+
+
 def evaluate_run(req: LoadRequest | str, run: Any, *, kinds: str | None = None, metrics: list[str] | None = None,
                  trec_measures: list[str] | None = None, name: str | None = None, out_dir: Path = Path("results"),
                  command: str | None = None, langs: list[str] | None = None, max_queries: int | None = None,
-                 max_articles: int | None = None) -> Evaluated:
+                 max_articles: int | None = None) -> RunOutput:
     """Score a run against a task slice and write the result (with its per-query and rankings
     sidecars). ``req``: a task name (with ``langs``, ``max_queries`` and, for LAReQA tasks,
     ``max_articles``) or a request built by :func:`mlbench.data.loaders.request`. ``run``: TREC run
@@ -267,8 +277,8 @@ def evaluate_run(req: LoadRequest | str, run: Any, *, kinds: str | None = None, 
     depth, full, missing = 0, True, {}
     for s in settings:
         qd = data.langs[s.query_lang].queries
-        rows = [i for i, g in enumerate(qd.groups) if data.relevant_in_pool(s, g)]
-        relevant = [set(data.relevant_in_pool(s, qd.groups[i])) for i in rows]
+        keep, relevant = kept(data, s, np.arange(len(qd.groups)))
+        rows = keep.tolist()  # the queries with a relevant candidate in the setting's pool
         ordered = []
         for i in rows:
             r = ranked[s].get(qd.ids[i])
@@ -291,27 +301,28 @@ def evaluate_run(req: LoadRequest | str, run: Any, *, kinds: str | None = None, 
     tag = next((f.tag for f in files if f.tag), None)
     model_name = name or tag or (files[0].path.stem if files else "external run")
     listed = [{"file": str(f.path), "sha256": f.sha256, "lines": f.lines} for f in files]
-    main = data.spec.main_metric
-    main = renamed.get(main, main) if renamed.get(main, main) in chosen else chosen[0]
-    external: dict[str, Any] = {
-        "files": listed, "depth": "full" if full else depth, "full_ranking": full,
-        "metrics_at_depth": renamed, "metrics_left_out": dropped, "queries_not_in_run": missing,
-        "note": ("every query ranks its whole pool: every metric is exact" if full else
-                 f"the run ranks at most {depth} candidates per query: metrics are those of the run cut at "
-                 f"{depth} (map is map@{depth}, trec_eval's map on this run)")}
-    if trec_measures:
-        from importlib import metadata
 
-        external["pytrec_eval"] = {"version": metadata.version("pytrec-eval-terrier"), "measures": list(trec_measures)}
-    facts = RunFacts(command=command, model_spec="run:" + ",".join(f.path.name for f in files) if files else "run",
-                     model_name=model_name,
-                     description={"type": "external run", "tag": tag, "files": listed},
-                     metadata={}, device="none", metrics=all_metrics, main_metric=main,
-                     search={"backend": "external run", "depth": "full" if full else depth, "tie_rule": TIE_RULE},
-                     timings={"read_run_s": t1 - t0, "load_data_s": t2 - t1, "score_metrics_s": t3 - t2})
-    doc = build_document(data, results, facts)
-    doc["run"]["external"] = external
-    qrels = {r.setting.id: {q: sorted(rel) for q, rel in zip(r.query_ids, relevant)}
-             for r, (_, _, relevant, _) in zip(results, per_setting)}
-    path = write_result(out_dir, doc, results, (qrels, None if full else depth))
-    return Evaluated(path, doc, results)
+    def make_doc(main: str, shown: int | str) -> dict[str, Any]:
+        external: dict[str, Any] = {
+            "files": listed, "depth": shown, "full_ranking": full,
+            "metrics_at_depth": renamed, "metrics_left_out": dropped, "queries_not_in_run": missing,
+            "note": ("every query ranks its whole pool: every metric is exact" if full else
+                     f"the run ranks at most {depth} candidates per query: metrics are those of the run cut at "
+                     f"{depth} (map is map@{depth}, trec_eval's map on this run)")}
+        if trec_measures:
+            from importlib import metadata
+
+            external["pytrec_eval"] = {"version": metadata.version("pytrec-eval-terrier"),
+                                       "measures": list(trec_measures)}
+        facts = RunFacts(command=command, model_spec="run:" + ",".join(f.path.name for f in files) if files else "run",
+                         model_name=model_name,
+                         description={"type": "external run", "tag": tag, "files": listed},
+                         metadata={}, device="none", metrics=all_metrics, main_metric=main,
+                         search={"backend": "external run", "depth": shown, "tie_rule": TIE_RULE},
+                         timings={"read_run_s": t1 - t0, "load_data_s": t2 - t1, "score_metrics_s": t3 - t2})
+        doc = build_document(data, results, facts)
+        doc["run"]["external"] = external
+        return doc
+
+    return write_scored(out_dir, results, [relevant for _, _, relevant, _ in per_setting], chosen, renamed,
+                        data.spec.main_metric, full, depth, make_doc)

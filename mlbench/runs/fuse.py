@@ -24,9 +24,10 @@ from typing import Any
 from mlbench.encoders.registry import parse_encoder_args
 from mlbench.errors import MlbenchError
 from mlbench.results.document import RunFacts, build_derived_document
-from mlbench.results.files import LoadedResult, differences, require_same_task, slice_of, write_result
+from mlbench.results.files import LoadedResult, require_like, require_same_task
 from mlbench.retrieval.ties import TIE_RULE
-from mlbench.runs.evaluate import choose_metrics, in_rank_order, score_rankings
+from mlbench.pipeline import RunOutput
+from mlbench.runs.evaluate import choose_metrics, in_rank_order, score_rankings, write_scored
 from mlbench.task import parse_setting
 
 # mlbench's names of ranx's fusion methods that need no training (ranx's own names also accepted)
@@ -42,21 +43,26 @@ def _check_inputs(results: Sequence[LoadedResult]) -> None:
     if len(results) < 2:
         raise MlbenchError("fuse needs two or more result files")
     first = results[0]
+    purpose = "fuse needs results of the same task and slice"
     for r in results[1:]:
-        require_same_task(first, r, "fuse needs results of the same task and slice")
-        diff = differences(slice_of(first.doc), slice_of(r.doc))
-        if diff:
-            raise MlbenchError(f"{r.path}: not the slice of {first.path} ({'; '.join(diff)}); "
-                               "fuse needs results of the same task and slice")
-    for r in results:
-        if r.rankings_depth is False:
-            raise MlbenchError(f"{r.path}: no rankings were kept with this result (field 'rankings'); run it again "
-                               "with --keep-rankings DEPTH|full")
+        require_same_task(first, r, purpose)
+        require_like(r, first, role="first input", purpose=purpose)
+
+
+def _metrics_at_depth(result: LoadedResult) -> dict[str, str]:
+    """What a result renamed to the depth of its run (``{"map": "map@20"}``): recorded under
+    ``run.external`` by ``mlbench evaluate`` and under ``run.derived_from`` by ``mlbench fuse``."""
+    run = result.doc["run"]
+    for section in ("external", "derived_from"):
+        recorded = run[section].get("metrics_at_depth") if isinstance(run.get(section), dict) else None
+        if isinstance(recorded, dict):
+            return {str(k): str(v) for k, v in recorded.items()}
+    return {}
 
 
 def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str = "min-max",
                  params: dict[str, Any] | None = None, name: str | None = None, out_dir: Path = Path("results"),
-                 command: str | None = None) -> tuple[Path, dict[str, Any]]:
+                 command: str | None = None) -> RunOutput:
     """Fuse the kept rankings of ``results`` (see the module docstring); write and return the result."""
     import ranx
 
@@ -80,10 +86,12 @@ def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str
         for r, k in zip(results[1:], kept[1:]):
             if k[s["id"]].query_ids != kept[0][s["id"]].query_ids:
                 raise MlbenchError(f"{r.path}: setting {s['id']} has other queries than {results[0].path}")
-    ranked = [(s["id"], q) for s in settings for q in range(len(kept[0][s["id"]].query_ids))
-              if all(k[s["id"]].of(q) for k in kept)]
-    runs = [ranx.Run.from_dict({f"{sid}{SEP}{q}": dict(k[sid].of(q)) for sid, q in ranked}, name=f"run{i}")
-            for i, k in enumerate(kept)]
+    # each input's ranking of each query, built once; a query goes to ranx only where every input ranks it
+    rankings = {(s["id"], q): [dict(k[s["id"]].of(q)) for k in kept]
+                for s in settings for q in range(len(kept[0][s["id"]].query_ids))}
+    ranked = [key for key, per_input in rankings.items() if all(per_input)]
+    runs = [ranx.Run.from_dict({f"{sid}{SEP}{q}": rankings[sid, q][i] for sid, q in ranked}, name=f"run{i}")
+            for i in range(len(kept))]
     try:
         fused = ranx.fuse(runs=runs, norm=None if norm == "none" else norm, method=ranx_method,
                           params=dict(params or {})).to_dict()
@@ -102,8 +110,10 @@ def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str
         groups = [str(g) for g in per_query[sid]["groups"]]
         per_setting.append((s, groups, ordered, relevant))
     depth = max(len(d) for _, _, ordered, _ in per_setting for d, _ in ordered)
-    task_metrics = [m for m in results[0].metrics if not m.startswith("trec:")]
-    task_metrics = ["map" if m.startswith("map@") and not full else m for m in task_metrics]
+    # the first input's metrics as they were asked for: its own renames to its depth undone
+    # (map@20 back to map, which is renamed to the fused depth again), a genuine map@10 kept
+    undone = {v: k for k, v in _metrics_at_depth(results[0]).items()}
+    task_metrics = [undone.get(m, m) for m in results[0].metrics if not m.startswith("trec:")]
     chosen, renamed, dropped = choose_metrics(None, task_metrics, depth, full)
     languages = results[0].doc["task"]["languages"]
     out = [score_rankings(parse_setting(s["id"]), kept[0][s["id"]].query_ids, groups, s.get("n_left_out", 0), ordered,
@@ -114,22 +124,22 @@ def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str
                "rankings_sha256": r.doc["rankings"]["sha256"], "model": r.doc["model"]["name"],
                "rankings_depth": r.doc["rankings"]["depth"]} for r in results]
     label = name or f"{method}({'+'.join(r.doc['model']['name'] for r in results)})"
+
+    def make_doc(main: str, shown: int | str) -> dict[str, Any]:
+        derived = {"method": method, "ranx_method": ranx_method, "norm": norm, "params": dict(params or {}),
+                   "ranx": metadata.version("ranx"), "inputs": inputs, "depth": shown,
+                   "full_ranking": full, "metrics_at_depth": renamed, "metrics_left_out": dropped}
+        facts = RunFacts(command=command, model_spec=f"fuse:{method}", model_name=label,
+                         description={"type": "fusion", "method": method, "norm": norm, "params": dict(params or {}),
+                                      "inputs": [i["model"] for i in inputs]},
+                         metadata={}, device="none", metrics=chosen, main_metric=main,
+                         search={"backend": "fusion (ranx)", "depth": shown, "tie_rule": TIE_RULE},
+                         timings={"fuse_score_s": t1 - t0})
+        return build_derived_document(results[0].doc, out, facts, derived)
+
     main = results[0].main_metric
-    main = renamed.get(main, main) if renamed.get(main, main) in chosen else chosen[0]
-    derived = {"method": method, "ranx_method": ranx_method, "norm": norm, "params": dict(params or {}),
-               "ranx": metadata.version("ranx"), "inputs": inputs, "depth": "full" if full else depth,
-               "full_ranking": full, "metrics_at_depth": renamed, "metrics_left_out": dropped}
-    facts = RunFacts(command=command, model_spec=f"fuse:{method}", model_name=label,
-                     description={"type": "fusion", "method": method, "norm": norm, "params": dict(params or {}),
-                                  "inputs": [i["model"] for i in inputs]},
-                     metadata={}, device="none", metrics=chosen, main_metric=main,
-                     search={"backend": "fusion (ranx)", "depth": "full" if full else depth, "tie_rule": TIE_RULE},
-                     timings={"fuse_score_s": t1 - t0})
-    doc = build_derived_document(results[0].doc, out, facts, derived)
-    qrels = {r.setting.id: {q: sorted(rel) for q, rel in zip(r.query_ids, relevant)}
-             for r, (_, _, _, relevant) in zip(out, per_setting)}
-    path = write_result(out_dir, doc, out, (qrels, None if full else depth))
-    return path, doc
+    return write_scored(out_dir, out, [relevant for _, _, _, relevant in per_setting], chosen, renamed,
+                        undone.get(main, main), full, depth, make_doc)
 
 
 def parse_params(pairs: Sequence[str] | None, weights: str | None) -> dict[str, Any]:
