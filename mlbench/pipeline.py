@@ -22,7 +22,7 @@ from typing import Any
 from mlbench.data.corpus import CorpusOptions, pool_spec
 from mlbench.data.irds import DOC_TEXT
 from mlbench.data.lareqa import LareqaOptions
-from mlbench.data.loaders import LoadRequest, get_loader, load, request
+from mlbench.data.loaders import LoadRequest, get_loader, load, options_for, request
 from mlbench.embedding.embed import embed
 from mlbench.embedding.store import DEFAULT_CHUNK_ROWS
 from mlbench.engines import EngineOptions, open_engine
@@ -113,16 +113,6 @@ class RunOutput:
     results: list[SettingResult]
 
 
-def _options_for(cfg: RunConfig, spec: TaskSpec):
-    """The loader's own option group; the other loader's group, if given, is refused by flag."""
-    own = get_loader(spec.format).options
-    for group in (cfg.lareqa, cfg.corpus):
-        if not isinstance(group, own) and group.given():
-            raise MlbenchError(f"{group.given()[0]} applies to {group.APPLIES_TO}, not to {spec.name} "
-                               f"(format {spec.format})")
-    return cfg.lareqa if isinstance(cfg.lareqa, own) else cfg.corpus if isinstance(cfg.corpus, own) else own()
-
-
 def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
     """Check every option of ``cfg`` once, before any work; a problem is a one-line MlbenchError."""
     if not cfg.tasks:
@@ -138,7 +128,7 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
     specs = [get_task(name, cfg.tasks_dirs) for name in cfg.tasks]  # an unknown task fails before any work
     plans = []
     for spec in specs:
-        req = request(spec, cfg.langs, cfg.data_dir, cfg.max_queries, _options_for(cfg, spec))
+        req = request(spec, cfg.langs, cfg.data_dir, cfg.max_queries, options_for(spec, cfg.lareqa, cfg.corpus))
         backend = choose(cfg.search, in_memory=not get_loader(spec.format).streamed)
         metrics = asked or parse_metrics(list(spec.metrics))
         main = spec.main_metric if spec.main_metric in [m.name for m in metrics] else metrics[0].name

@@ -9,6 +9,7 @@ its traceback. Commands import what they need inside their function, so ``mlbenc
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,24 @@ def console(stderr: bool = False) -> Console:
     """A console that never wraps or crops a line it is given (paths, figures); tables go through
     :func:`mlbench.render.tables.show`."""
     return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+def print_results(outputs: list[Any], format: str, lines: Callable[[dict], list[str]] | None = None) -> None:
+    """The result files a scoring command wrote (run, evaluate, fuse), as each of them shows them:
+    one JSON list, or per result its tables, the command's ``lines`` and where it was written."""
+    from mlbench.render import summary
+    from mlbench.render.tables import show
+
+    if format == "json":
+        sys.stdout.write(json.dumps([summary.to_dict(o.doc, str(o.path)) for o in outputs], indent=1) + "\n")
+        return
+    out = console()
+    for o in outputs:
+        show(summary.table(o.doc), out)
+        show(summary.kinds_table(o.doc), out)
+        for line in lines(o.doc) if lines else []:
+            out.print(line, markup=False)
+        out.print(f"wrote {o.path}", markup=False)
 
 
 def _version(value: bool) -> None:

@@ -3,7 +3,6 @@ and print the same summary as ``mlbench run``."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlbench.cli.app import (FORMAT_HELP, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, TasksDirOpt,
-                             command, split_list)
+                             command, print_results, split_list)
 from mlbench.task import DEFAULT_TASK
 
 CORPUS = "MIRACL (tasks of format ir_datasets): "
@@ -42,13 +41,10 @@ def evaluate_command(
     """Score a run made by another tool against a task's settings and relevance: a result file like
     `mlbench run` writes (per-query values and the rankings kept), for compare, check, leaderboard,
     report, export and fuse."""
-    from mlbench.cli.app import console
     from mlbench.data.corpus import CorpusOptions
     from mlbench.data.lareqa import LareqaOptions
-    from mlbench.data.loaders import get_loader, request
+    from mlbench.data.loaders import options_for, request
     from mlbench.errors import MlbenchError
-    from mlbench.render import summary
-    from mlbench.render.tables import show
     from mlbench.runs.evaluate import evaluate_run
     from mlbench.task import get_task
 
@@ -58,21 +54,14 @@ def evaluate_command(
     lareqa = LareqaOptions(max_articles=max_articles, candidate_text=candidate_text)
     corpus = CorpusOptions(split=split, pool_subset=pool_subset, ir_datasets_home=ir_datasets_home,
                            multi_pool=multi_pool)
-    own = get_loader(spec.format).options
-    other = corpus if isinstance(lareqa, own) else lareqa
-    if other.given():
-        raise MlbenchError(f"{other.given()[0]} applies to {other.APPLIES_TO}, not to {spec.name} (format {spec.format})")
-    req = request(spec, split_list(langs), data_dir, max_queries, lareqa if isinstance(lareqa, own) else corpus)
+    req = request(spec, split_list(langs), data_dir, max_queries, options_for(spec, lareqa, corpus))
     got = evaluate_run(req, run, kinds=kinds, metrics=split_list(metrics), trec_measures=split_list(trec_measures),
                        name=name, out_dir=out, command=shlex.join(["mlbench", *sys.argv[1:]]))
-    if format == "json":
-        sys.stdout.write(json.dumps([summary.to_dict(got.doc, str(got.path))], indent=1) + "\n")
-        return
-    c = console()
-    show(summary.table(got.doc), c)
-    show(summary.kinds_table(got.doc), c)
-    c.print(got.doc["run"]["external"]["note"], markup=False)
-    missing = sum(got.doc["run"]["external"]["queries_not_in_run"].values())
-    if missing:
-        c.print(f"{missing} evaluated queries are not in the run (they score 0, as trec_eval -c)", markup=False)
-    c.print(f"wrote {got.path}", markup=False)
+    print_results([got], format, _notes)
+
+
+def _notes(doc: dict) -> list[str]:
+    external = doc["run"]["external"]
+    missing = sum(external["queries_not_in_run"].values())
+    return [external["note"]] + (
+        [f"{missing} evaluated queries are not in the run (they score 0, as trec_eval -c)"] if missing else [])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import FORMAT_HELP, command, console
+from mlbench.cli.app import FORMAT_HELP, command, print_results
 
 
 @command(name="fuse")
@@ -27,8 +26,6 @@ def fuse_command(
     """Fuse the kept rankings of two or more results with ranx into a result of its own, scored
     like any run: BM25 and a dense model make the usual hybrid."""
     from mlbench.errors import MlbenchError
-    from mlbench.render import summary
-    from mlbench.render.tables import show
     from mlbench.results.files import read_result
     from mlbench.runs.fuse import fuse_results, parse_params
 
@@ -37,10 +34,4 @@ def fuse_command(
     loaded = [read_result(p) for p in results]
     got = fuse_results(loaded, method, norm, parse_params(param, weights), name, out,
                        shlex.join(["mlbench", *sys.argv[1:]]))
-    if format == "json":
-        sys.stdout.write(json.dumps([summary.to_dict(got.doc, str(got.path))], indent=1) + "\n")
-        return
-    c = console()
-    show(summary.table(got.doc), c)
-    show(summary.kinds_table(got.doc), c)
-    c.print(f"wrote {got.path}", markup=False)
+    print_results([got], format)

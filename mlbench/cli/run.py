@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlbench.cli.app import (FORMAT_HELP, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, MetricsOpt,
-                             TasksDirOpt, command, console, split_list)
+                             TasksDirOpt, command, console, print_results, split_list)
 from mlbench.encoders.registry import DEFAULT_MODEL
 from mlbench.task import DEFAULT_TASK
 
@@ -84,7 +83,6 @@ def run_command(
     from mlbench.errors import MlbenchError
     from mlbench.pipeline import RunConfig, plan, run
     from mlbench.render import summary
-    from mlbench.render.tables import show
     from mlbench.retrieval.base import SearchOptions
 
     if format not in ("table", "json"):
@@ -112,18 +110,9 @@ def run_command(
         from mlbench.cli.leaderboard import check_placement
 
         check_placement(compare_to, {p.spec.name: p.slice for p in planned.tasks})
-    out_console = console()
     with progress(console(stderr=format == "json")) as start:
         outputs = run(cfg, start)
-    if format == "json":
-        sys.stdout.write(json.dumps([summary.to_dict(o.doc, str(o.path)) for o in outputs], indent=1) + "\n")
-    else:
-        for o in outputs:
-            show(summary.table(o.doc), out_console)
-            show(summary.kinds_table(o.doc), out_console)
-            for line in summary.facts(o.doc):
-                out_console.print(line, markup=False)
-            out_console.print(f"wrote {o.path}", markup=False)
+    print_results(outputs, format, summary.facts)
     if compare_to is not None:
         from mlbench.cli.leaderboard import print_placement
 

@@ -73,16 +73,31 @@ def request(spec: TaskSpec, langs: list[str] | tuple[str, ...] | None = None, da
         raise MlbenchError(f"--max-queries must be positive, got {max_queries}")
     options = options if options is not None else loader.options()
     if not isinstance(options, loader.options):
-        given = options.given()
-        if given:
-            raise MlbenchError(f"{given[0]} applies to {options.APPLIES_TO}, not to {spec.name} "
-                               f"(format {spec.format})")
+        _refuse_foreign(spec, options)
         options = loader.options()
     options.check()
     req = LoadRequest(spec, spec.check_langs(list(langs) if langs else None), data_dir, max_queries, options)
     if loader.check is not None:
         loader.check(req)
     return req
+
+
+def options_for(spec: TaskSpec, *groups: Any) -> Any:
+    """Of the option groups a command gathered (LAReQA's, the corpus loader's), the one of
+    ``spec``'s loader (its defaults when none was given); a flag of another loader's group is
+    refused, naming the flag."""
+    own = get_loader(spec.format).options
+    for group in groups:
+        if not isinstance(group, own):
+            _refuse_foreign(spec, group)
+    return next((group for group in groups if isinstance(group, own)), None) or own()
+
+
+def _refuse_foreign(spec: TaskSpec, group: OptionGroup) -> None:
+    """Another loader's options may be present, at their defaults; a flag set there is refused."""
+    given = group.given()
+    if given:
+        raise MlbenchError(f"{given[0]} applies to {group.APPLIES_TO}, not to {spec.name} (format {spec.format})")
 
 
 def load(req: LoadRequest) -> TaskData:

@@ -255,9 +255,7 @@ def evaluate_run(req: LoadRequest | str, run: Any, *, kinds: str | None = None, 
         from mlbench.data.loaders import request
         from mlbench.task import get_task
 
-        spec = get_task(req)
-        options = LareqaOptions(max_articles=max_articles) if spec.format == "lareqa" else None
-        req = request(spec, langs, None, max_queries, options)
+        req = request(get_task(req), langs, None, max_queries, LareqaOptions(max_articles=max_articles))
     t0 = time.perf_counter()
     files: list[RunFile] = []
     if isinstance(run, (str, Path)) or (isinstance(run, Sequence) and run and all(isinstance(p, (str, Path)) for p in run)):
