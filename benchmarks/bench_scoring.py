@@ -42,7 +42,8 @@ def main() -> None:
     from mlbench.encoders.base import Encoder
     from mlbench.encoders.registry import load_model
     from mlbench.retrieval.exact import DenseScores, evaluate
-    from mlbench.task import enumerate_settings, get_task
+    from mlbench.task import enumerate_settings
+    from mlbench.data.tasks import get_task
 
     spec = get_task(args.task)
     data = load_task(spec, data_dir=Path(args.data_dir) if args.data_dir else None)

@@ -55,7 +55,8 @@ def main() -> None:
     from mlbench.data import load_task
     from mlbench.embedding.embed import embed
     from mlbench.retrieval.exact import DenseScores, evaluate, score_chunks
-    from mlbench.task import enumerate_settings, get_task
+    from mlbench.task import enumerate_settings
+    from mlbench.data.tasks import get_task
 
     spec = get_task(args.task)
     data = load_task(spec, data_dir=Path(args.data_dir) if args.data_dir else None)

@@ -24,9 +24,9 @@ __version__ = "0.1.0"
 
 _API = {
     "run": "mlbench.pipeline", "RunConfig": "mlbench.pipeline", "RunOutput": "mlbench.pipeline",
-    "get_task": "mlbench.task", "load_task": "mlbench.data", "read_result": "mlbench.results",
+    "get_task": "mlbench.data.tasks", "load_task": "mlbench.data", "read_result": "mlbench.results",
     "compare": "mlbench.analysis.compare", "MlbenchError": "mlbench.errors",
-    "evaluate_run": "mlbench.runs.evaluate", "fuse_results": "mlbench.runs.fuse",
+    "evaluate_run": "mlbench.pipeline.evaluate", "fuse_results": "mlbench.pipeline.fuse",
 }
 __all__ = ["MlbenchError", "RunConfig", "RunOutput", "__version__", "compare", "evaluate_run", "fuse_results",
            "get_task", "load_task", "read_result", "run"]

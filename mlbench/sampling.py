@@ -86,7 +86,7 @@ class ParallelPairs:
             texts = dict(zip(ld.candidates.ids, ld.candidates.texts))
             q, a = {}, {}
             for text, group in zip(ld.queries.texts, ld.queries.groups):
-                rel = ld.relevant.get(group) or []
+                rel = [c for c, grade in (ld.judged.get(group) or {}).items() if grade >= data.level]
                 if rel:
                     q[group], a[group] = text, texts[rel[0]]
             questions[lang], answers[lang] = q, a
@@ -96,11 +96,12 @@ class ParallelPairs:
 
     @classmethod
     def from_task(cls, task: str, langs: list[str] | None = None, data_dir: Path | None = None,
-                  **options) -> ParallelPairs:
+                  tasks_dirs: list[Path] | None = None, **options) -> ParallelPairs:
+        """Pairs of a task by name, found among the built-in tasks and ``tasks_dirs``."""
         from mlbench.data.loaders import load_task
-        from mlbench.task import get_task
+        from mlbench.data.tasks import get_task
 
-        return cls.from_task_data(load_task(get_task(task), langs, data_dir, **options))
+        return cls.from_task_data(load_task(get_task(task, tasks_dirs), langs, data_dir, **options))
 
     @property
     def languages(self) -> tuple[str, ...]:

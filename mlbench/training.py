@@ -33,7 +33,8 @@ from mlbench.encoders.registry import st_folder
 from mlbench.errors import MlbenchError
 from mlbench.files import write_json
 from mlbench.sampling import BatchSampler, ParallelPairs, check_alpha, parse_strategy
-from mlbench.task import TaskSpec, get_task
+from mlbench.task import TaskSpec
+from mlbench.data.tasks import get_task
 
 QUERY_PREFIX, PASSAGE_PREFIX = "query: ", "passage: "
 
@@ -48,6 +49,7 @@ class TrainConfig:
     eval_tasks: list[str] = field(default_factory=lambda: ["xquad-r"])
     langs: list[str] | None = None
     data_dir: Path | None = None
+    tasks_dirs: list[Path] | None = None  # where --train-task and --eval-task are looked up besides the built-in
     steps: int = 1000
     save_every: int = 250
     batch_size: int = 32
@@ -137,9 +139,9 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     """Fine-tune ``cfg.base`` with ``cfg.strategy``; returns the checkpoint folders written.
     ``progress(step, loss)`` is called after every step."""
     cfg.check()
-    pairs = ParallelPairs.from_task(cfg.train_task, cfg.langs, cfg.data_dir)
+    pairs = ParallelPairs.from_task(cfg.train_task, cfg.langs, cfg.data_dir, cfg.tasks_dirs)
     sampler = BatchSampler(pairs, cfg.strategy, cfg.batch_size, cfg.alpha, cfg.seed)
-    check_leakage(pairs, [get_task(name) for name in cfg.eval_tasks], cfg.data_dir)
+    check_leakage(pairs, [get_task(name, cfg.tasks_dirs) for name in cfg.eval_tasks], cfg.data_dir)
 
     import torch
     from sentence_transformers import SentenceTransformer

@@ -26,8 +26,10 @@ from typing import Any
 
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document
+from mlbench.metrics import RANK_DISTANCE
 from mlbench.metrics import metric as metric_of
-from mlbench.results.files import LoadedResult, differences, encoder_settings, require_like, slice_of
+from mlbench.results.files import differences, encoder_settings, require_like
+from mlbench.results.model import Result
 
 EXPECTED_SCHEMA = 2  # 2 pins the slice and encoder settings; files of schema 1 (rules only) are still read
 DEFAULT_TOL = {"aggregate": 0.01, "setting": 0.03}
@@ -70,22 +72,6 @@ class CheckReport:
         return {s: sum(v.status == s for v in self.verdicts) for s in ("OK", "WARN", "FAIL")}
 
 
-def value_of(doc: dict[str, Any], target: str, metric: str) -> float | None:
-    """A number of a result document by target name (the names of ``mlbench export``)."""
-    agg = doc["aggregates"]
-    if metric == "rank_distance":
-        return (agg.get("rank_distance") or {}).get("macro") if target == "mean(multi)" else next(
-            (s["metrics"].get(metric) for s in doc["settings"] if s["id"] == target), None)
-    if target.startswith("mean(") and target.endswith(")"):
-        inner = target[5:-1].split(",")
-        if len(inner) == 1:
-            return agg.get("kinds", {}).get(inner[0], {}).get(metric)
-        return agg.get("query_langs", {}).get(inner[0], {}).get(inner[1], {}).get(metric)
-    if target == "micro(multi)":
-        return agg.get("multi_micro", {}).get(metric)
-    return next((s["metrics"].get(metric) for s in doc["settings"] if s["id"] == target), None)
-
-
 def judge(rule: Rule, actual: float, significant_drop: bool = False, fail_on_significant: bool = False) -> Verdict:
     delta = actual - rule.reference
     worse = -delta if rule.direction == "higher" else delta
@@ -115,10 +101,10 @@ class Expected:
     slice: dict[str, Any] | None = None
     encoder: dict[str, Any] | None = None
 
-    def check_like(self, result: LoadedResult) -> None:
+    def check_like(self, result: Result) -> None:
         """Refuse a result of another slice or other encoder settings than the pinned ones."""
-        self.check_slice(slice_of(result.doc), str(result.path))
-        self._refuse(self.encoder, encoder_settings(result.doc), "encoder settings", str(result.path))
+        self.check_slice(result.slice, result.where)
+        self._refuse(self.encoder, encoder_settings(result), "encoder settings", result.where)
 
     def check_slice(self, actual: dict[str, Any], what: str) -> None:
         """Refuse another slice than the pinned one (also a planned one, before any encoding)."""
@@ -196,26 +182,25 @@ def _table(name: str, values: dict[str, Any]) -> list[str]:
     return [f"[{name}]"] + [f"{_key(k)} = {_toml(v)}" for k, v in values.items() if v is not None] + [""]
 
 
-def expected_from_result(result: LoadedResult, metric: str | None = None, per_setting: bool = True,
+def expected_from_result(result: Result, metric: str | None = None, per_setting: bool = True,
                          tol_aggregate: float = DEFAULT_TOL["aggregate"], tol_setting: float = DEFAULT_TOL["setting"]) -> str:
     """Pin today's numbers: an expected-scores TOML for the result's aggregates (and settings)."""
     metric = metric or result.main_metric
-    doc = result.doc
-    task = doc["task"]["name"]
-    lines = [f"# Expected scores pinned by `mlbench check --write-expected` from {result.path.name}",
-             f"# model: {doc['model']['name']}; created {doc.get('created', '')}. A result of another slice or",
+    task = result.task.name
+    lines = [f"# Expected scores pinned by `mlbench check --write-expected` from {Path(result.where).name}",
+             f"# model: {result.model.name}; created {result.created or ''}. A result of another slice or",
              "# with other encoder settings (prompts, length, precision) is refused, not judged.",
              f"schema = {EXPECTED_SCHEMA}", ""]
-    lines += _table(f"task.{json.dumps(task)}.slice", slice_of(doc))
-    lines += _table(f"task.{json.dumps(task)}.encoder", encoder_settings(doc))
-    targets = [(f"mean({k})", metric, tol_aggregate) for k in doc["aggregates"].get("kinds", {})]
-    rd = doc["aggregates"].get("rank_distance")
+    lines += _table(f"task.{json.dumps(task)}.slice", result.slice)
+    lines += _table(f"task.{json.dumps(task)}.encoder", encoder_settings(result))
+    targets = [(f"mean({k})", metric, tol_aggregate) for k in result.aggregates.kinds]
+    rd = result.aggregates.rank_distance
     if rd:
-        targets.append(("mean(multi)", "rank_distance", round(RANK_DISTANCE_TOL * rd["macro"], 3)))
+        targets.append(("mean(multi)", RANK_DISTANCE, round(RANK_DISTANCE_TOL * rd["macro"], 3)))
     if per_setting:
-        targets += [(s["id"], metric, tol_setting) for s in doc["settings"] if s["n_queries"]]
+        targets += [(s.id, metric, tol_setting) for s in result.settings if s.n_queries]
     for target, m, tol in targets:
-        value = value_of(doc, target, m)
+        value = result.value(target, m)
         if value is None:
             continue
         lines += [f"[[task.{json.dumps(task)}.rule]]", f"target = {json.dumps(target)}", f"metric = {json.dumps(m)}",
@@ -226,18 +211,18 @@ def expected_from_result(result: LoadedResult, metric: str | None = None, per_se
 
 # ---------------------------------------------------------------- running the rules
 
-def check_expected(result: LoadedResult, rules: list[Rule]) -> list[Verdict]:
+def check_expected(result: Result, rules: list[Rule]) -> list[Verdict]:
     verdicts = []
     for rule in rules:
-        actual = value_of(result.doc, rule.target, rule.metric)
+        actual = result.value(rule.target, rule.metric)
         if actual is None:
-            raise MlbenchError(f"{result.path}: no value for target {rule.target!r} metric {rule.metric!r}; "
+            raise MlbenchError(f"{result.where}: no value for target {rule.target!r} metric {rule.metric!r}; "
                                "the rule cannot be evaluated")
         verdicts.append(judge(rule, actual))
     return verdicts
 
 
-def check_baseline(result: LoadedResult, baseline: LoadedResult, metric: str | None = None,
+def check_baseline(result: Result, baseline: Result, metric: str | None = None,
                    tol_aggregate: float = DEFAULT_TOL["aggregate"], tol_setting: float = DEFAULT_TOL["setting"],
                    soft_ratio: float = 0.5, fail_on_significant: bool = False, **compare_options: Any) -> tuple[list[Verdict], str]:
     """Rules for every aggregate and setting of the baseline, judged with compare's paired tests
@@ -250,7 +235,7 @@ def check_baseline(result: LoadedResult, baseline: LoadedResult, metric: str | N
         if row.better not in ("higher", "lower"):
             continue
         is_agg = row in report.aggregates
-        tol = RANK_DISTANCE_TOL * row.mean_a if row.metric == "rank_distance" else (tol_aggregate if is_agg else tol_setting)
+        tol = RANK_DISTANCE_TOL * row.mean_a if row.metric == RANK_DISTANCE else (tol_aggregate if is_agg else tol_setting)
         rule = Rule(row.id, row.metric, row.mean_a, tol, tol * soft_ratio, row.better, "baseline")
         v = judge(rule, row.mean_b, significant_drop=row.outcome == "loss", fail_on_significant=fail_on_significant)
         v.p_adjusted = row.p_adjusted
@@ -258,13 +243,13 @@ def check_baseline(result: LoadedResult, baseline: LoadedResult, metric: str | N
     return verdicts, report.procedure()
 
 
-def run_check(result: LoadedResult, expected: Path | None = None, baseline: LoadedResult | None = None,
+def run_check(result: Result, expected: Path | None = None, baseline: Result | None = None,
               metric: str | None = None, fail_on_significant: bool = False, **options: Any) -> CheckReport:
     if expected is None and baseline is None:
         raise MlbenchError("nothing to check against: give --expected FILE and/or --baseline RESULT")
-    report = CheckReport(str(result.path), result.task)
+    report = CheckReport(result.where, result.task.name)
     tolerances = {k: options.pop(k) for k in ("tol_aggregate", "tol_setting") if k in options}
-    pinned = read_expected(expected, result.task) if expected is not None else None
+    pinned = read_expected(expected, result.task.name) if expected is not None else None
     if pinned is not None:
         pinned.check_like(result)
     if baseline is not None:
@@ -277,5 +262,5 @@ def run_check(result: LoadedResult, expected: Path | None = None, baseline: Load
         verdicts, procedure = check_baseline(result, baseline, metric, fail_on_significant=fail_on_significant,
                                              **tolerances, **options)
         report.verdicts += verdicts
-        report.notes.append(f"baseline: {baseline.path} ({procedure})")
+        report.notes.append(f"baseline: {baseline.where} ({procedure})")
     return report

@@ -13,9 +13,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from mlbench.analysis.compare import _common_settings, aggregate_test
+from mlbench.analysis.compare import aggregate_test
+from mlbench.analysis.units import common_settings
 from mlbench.analysis.significance import (
     CORRECTION_NAMES,
     TEST_NAMES,
@@ -25,8 +27,9 @@ from mlbench.analysis.significance import (
     reachable,
 )
 from mlbench.errors import MlbenchError
+from mlbench.metrics import RANK_DISTANCE
 from mlbench.metrics import metric as metric_of
-from mlbench.results.files import LoadedResult
+from mlbench.results.model import Result
 from mlbench.task import KINDS
 
 
@@ -76,7 +79,7 @@ class ManyReport:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
 
 
-def compare_many(results: list[LoadedResult], metric: str | None = None, test: str = "randomization",
+def compare_many(results: list[Result], metric: str | None = None, test: str = "randomization",
                  correction: str = "holm", alpha: float = 0.05, n_permutations: int | None = None,
                  seed: int | None = 0) -> ManyReport:
     if len(results) < 2:
@@ -91,16 +94,16 @@ def compare_many(results: list[LoadedResult], metric: str | None = None, test: s
     notes: list[str] = []
     for other in results[1:]:  # like with like, and the settings every result holds
         pa, pb = first.per_query(), other.per_query()
-        shared, pair_notes = _common_settings(first, other, pa, pb, metric)
+        shared, pair_notes = common_settings(first, other, pa, pb, metric)
         common = [s for s in (common if common is not None else shared) if s in shared]
-        notes += [f"{other.path.name}: {n}" for n in pair_notes]
+        notes += [f"{Path(other.where).name}: {n}" for n in pair_notes]
     assert common is not None
-    kinds = {s["id"]: s["kind"] for s in first.doc["settings"]}
+    kinds = first.kind_of()
     present = [k for k in KINDS if any(kinds[s] == k for s in common)]
-    keys = [(k, metric) for k in present] + ([("multi", "rank_distance")] if "multi" in present and all(
-        "rank_distance" in r.doc["aggregates"] for r in results) else [])
+    keys = [(k, metric) for k in present] + ([("multi", RANK_DISTANCE)] if "multi" in present and all(
+        r.aggregates.rank_distance is not None for r in results) else [])
     pairs = list(itertools.combinations(range(len(results)), 2))
-    units = sum(s["n_queries"] for s in first.doc["settings"] if s["id"] in common)
+    units = sum(s.n_queries for s in first.settings if s.id in common)
     n_perm, reach = reachable({"pairs": [units] * (len(pairs) * len(keys))}, test, correction, alpha, n_permutations)
     tests: list[PairTest] = []
     means: list[dict[str, float]] = [{} for _ in results]
@@ -116,5 +119,5 @@ def compare_many(results: list[LoadedResult], metric: str | None = None, test: s
             key = t.aggregate.split(") ", 1)[1]
             b_higher = t.mean_b > t.mean_a
             t.better = t.b if b_higher == metric_of(key).higher_is_better else t.a
-    return ManyReport(first.task, metric, [r.doc["model"]["name"] for r in results], [str(r.path) for r in results],
+    return ManyReport(first.task.name, metric, [r.model.name for r in results], [r.where for r in results],
                       names, means, tests, test, correction, float(alpha), n_perm, seed, reach["pairs"], notes)

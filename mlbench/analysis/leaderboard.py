@@ -31,8 +31,9 @@ from mlbench.analysis.compare import aggregate_test
 from mlbench.analysis.significance import adjust, check_correction, reachable
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document
-from mlbench.results.aggregate import headline
-from mlbench.results.files import LoadedResult, differences, read_result, slice_of
+from mlbench.metrics import RANK_DISTANCE
+from mlbench.results.files import differences
+from mlbench.results.model import Result
 
 BUILTIN = "builtin"  # the board shipped with mlbench
 MANIFEST = "leaderboard.toml"
@@ -43,22 +44,22 @@ SORTS = ("multi", "cross", "mono", "rank-distance")
 
 @dataclass
 class Entry:
-    result: LoadedResult
+    result: Result
     note: str = ""
     new: bool = False  # the run being placed with --compare-to
     checkpoint: str = ""  # how to remake a model that no registry or hub serves (a trained checkpoint)
 
     @property
     def task(self) -> str:
-        return self.result.task
+        return self.result.task.name
 
     @property
     def model(self) -> str:
-        return self.result.doc["model"]["name"]
+        return self.result.model.name
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return self.result.doc["model"].get("metadata") or {}
+        return self.result.model.metadata or {}
 
 
 @dataclass
@@ -126,9 +127,9 @@ def load_board(folder: Path | str | None = None) -> Board:
         if name in seen:
             raise MlbenchError(f"{manifest}: field '{where}.result' names {name!r} twice")
         seen.add(name)
-        result = read_result(folder / name)
-        if result.task != task:
-            raise MlbenchError(f"{folder / name}: field 'task.name' is {result.task!r} but {manifest.name} "
+        result = Result.from_disk(folder / name)
+        if result.task.name != task:
+            raise MlbenchError(f"{folder / name}: field 'task.name' is {result.task.name!r} but {manifest.name} "
                                f"lists it under task {task!r} ({where}.task)")
         entries.append(Entry(result, note, checkpoint=checkpoint))
     return Board(folder, title, entries)
@@ -170,19 +171,19 @@ class Standing:
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "metric": self.metric, "sort": self.sort, "kinds": self.kinds,
                 "procedure": self.procedure(),
-                "ranks": [{"position": r.position, "model": r.entry.model, "file": str(r.entry.result.path),
+                "ranks": [{"position": r.position, "model": r.entry.model, "file": r.entry.result.where,
                            "metadata": r.entry.metadata, "values": r.values, "p": r.p, "p_adjusted": r.p_adjusted,
                            "above_next": r.above_next, "this_run": r.entry.new} for r in self.ranks]}
 
 
 def _values(entry: Entry, metric: str) -> dict[str, float | None]:
-    return headline(entry.result.doc, metric)
+    return entry.result.headline(metric)
 
 
 def _sort_key(sort: str) -> tuple[str, str, str]:
     """(kind, per-query key, better) of a sort name."""
     if sort == "rank-distance":
-        return "multi", "rank_distance", "lower"
+        return "multi", RANK_DISTANCE, "lower"
     return sort, "", "higher"
 
 
@@ -195,19 +196,19 @@ def standings(entries: list[Entry], metric: str | None = None, sort: str | None 
     task = entries[0].task
     for e in entries:
         if e.task != task:
-            raise MlbenchError(f"{e.result.path}: task is {e.task!r}, not {task!r}; a table ranks one task")
+            raise MlbenchError(f"{e.result.where}: task is {e.task!r}, not {task!r}; a table ranks one task")
     check_correction(correction)
     metric = metric or entries[0].result.main_metric
     kinds = entries[0].result.kinds
     for e in entries:
-        if metric not in (e.result.doc["run"].get("metrics") or []):
-            raise MlbenchError(f"{e.result.path}: field 'run.metrics' has no {metric!r}")
+        if metric not in e.result.metrics:
+            raise MlbenchError(f"{e.result.where}: field 'run.metrics' has no {metric!r}")
         if e.result.kinds != kinds:
-            raise MlbenchError(f"{e.result.path}: field 'aggregates.kinds' has {e.result.kinds}, "
+            raise MlbenchError(f"{e.result.where}: field 'aggregates.kinds' has {e.result.kinds}, "
                                f"the other entries have {kinds}")
-        diff = differences(slice_of(entries[0].result.doc), slice_of(e.result.doc))
+        diff = differences(entries[0].result.slice, e.result.slice)
         if diff:
-            raise MlbenchError(f"{e.result.path}: another slice of {task} than {entries[0].result.path.name} "
+            raise MlbenchError(f"{e.result.where}: another slice of {task} than {Path(entries[0].result.where).name} "
                                f"({'; '.join(diff)}); a leaderboard table ranks like with like")
     sort = sort or next((k for k in ("multi", "cross", "mono") if k in kinds), "mono")
     if sort not in SORTS:
@@ -216,7 +217,7 @@ def standings(entries: list[Entry], metric: str | None = None, sort: str | None 
     if kind not in kinds:
         raise MlbenchError(f"--sort {sort}: task {task} has no {kind} settings in these results")
     key = key or metric
-    value_name = "rank_distance" if sort == "rank-distance" else sort
+    value_name = RANK_DISTANCE if sort == "rank-distance" else sort
 
     def order(e: Entry) -> tuple[float, str]:
         v = _values(e, metric)[value_name]
@@ -226,7 +227,7 @@ def standings(entries: list[Entry], metric: str | None = None, sort: str | None 
     ranked = sorted(entries, key=order)
     ranks = [Rank(i + 1, e, _values(e, metric)) for i, e in enumerate(ranked)]
     # resamples: enough for the adjacent pairs to reach alpha after the correction (units: queries of the kind)
-    units = [sum(s["n_queries"] for s in e.result.doc["settings"] if s["kind"] == kind) for e in ranked[1:]]
+    units = [sum(s.n_queries for s in e.result.settings if s.kind == kind) for e in ranked[1:]]
     n_permutations, _ = reachable({"adjacent pairs": units}, test, correction, alpha, n_permutations)
     raw: list[float] = []
     for upper, lower in zip(ranks, ranks[1:]):
@@ -242,12 +243,12 @@ def standings(entries: list[Entry], metric: str | None = None, sort: str | None 
 
 # --- placing a new run and reproducing an entry --------------------------------------------------
 
-def place(board: Board, results: list[LoadedResult], metric: str | None = None, sort: str | None = None,
+def place(board: Board, results: list[Result], metric: str | None = None, sort: str | None = None,
           **test_options: Any) -> list[Standing]:
     """Rank each new result among the board's entries of its task (marked ``new``)."""
     out = []
     for res in results:
-        out.append(standings(board.of_task(res.task) + [Entry(res, "", new=True)], metric, sort, **test_options))
+        out.append(standings(board.of_task(res.task.name) + [Entry(res, "", new=True)], metric, sort, **test_options))
     return out
 
 
@@ -281,49 +282,49 @@ def rerun_command(command: str, task: str, out_dir: Path, extra: list[str]) -> l
     return args + ["--task", task, "--out", str(out_dir), *extra]
 
 
-def reproduce(result: LoadedResult, out_dir: Path, extra: list[str] | None = None,
+def reproduce(result: Result, out_dir: Path, extra: list[str] | None = None,
               env: dict[str, str] | None = None) -> Reproduction:
     """Run an entry's recorded command again (optionally on a slice) and compare per-query values.
 
     On a language slice (``--langs``) the monolingual and cross-lingual settings keep their full
     pools, so their per-query values must equal the entry's; multilingual settings change pool and
     are compared only when no language was left out. ``--max-queries`` keeps a prefix of queries."""
-    command = result.doc["run"].get("command")
+    command = result.run.command
     if not command:
-        raise MlbenchError(f"{result.path}: field 'run.command' is empty; the entry cannot be reproduced")
-    args = rerun_command(command, result.task, out_dir, extra or [])
+        raise MlbenchError(f"{result.where}: field 'run.command' is empty; the entry cannot be reproduced")
+    args = rerun_command(command, result.task.name, out_dir, extra or [])
     proc = subprocess.run([sys.executable, "-m", "mlbench.cli", "run", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise MlbenchError(f"rerun of {result.path.name} failed (exit {proc.returncode}): {tail[0]}")
-    rerun = read_result(out_dir / result.path.name)
-    all_langs = set(rerun.doc["task"]["languages"]) == set(result.doc["task"]["languages"])
+        raise MlbenchError(f"rerun of {Path(result.where).name} failed (exit {proc.returncode}): {tail[0]}")
+    rerun = Result.from_disk(out_dir / Path(result.where).name)
+    all_langs = set(rerun.task.languages) == set(result.task.languages)
     old, new = result.per_query(), rerun.per_query()
-    kinds = {s["id"]: s["kind"] for s in rerun.doc["settings"]}
+    kinds = rerun.kind_of()
     compared, n, worst, where = [], 0, 0.0, ""
     for sid, arr in new.items():
         if sid not in old or (kinds[sid] == "multi" and not all_langs):
             continue
         ref = old[sid]
-        pos = {q: i for i, q in enumerate(ref["query_ids"].tolist())}
-        missing = [q for q in arr["query_ids"].tolist() if q not in pos]
+        pos = {q: i for i, q in enumerate(ref.query_ids.tolist())}
+        missing = [q for q in arr.query_ids.tolist() if q not in pos]
         if missing:
-            raise MlbenchError(f"{rerun.path}: setting {sid} has query {missing[0]!r}, which the entry lacks")
-        idx = np.array([pos[q] for q in arr["query_ids"].tolist()], dtype=np.int64)
-        for key, values in arr.items():
-            if key in ("query_ids", "groups") or key not in ref:
+            raise MlbenchError(f"{rerun.where}: setting {sid} has query {missing[0]!r}, which the entry lacks")
+        idx = np.array([pos[q] for q in arr.query_ids.tolist()], dtype=np.int64)
+        for key, values in arr.values.items():
+            if key not in ref:
                 continue
             diff = np.abs(values.astype(np.float64) - ref[key][idx].astype(np.float64))
             if diff.size:
                 j = int(np.nanargmax(diff)) if not np.all(np.isnan(diff)) else 0
                 if diff[j] > worst:
-                    worst, where = float(diff[j]), f"{sid} {key} query {arr['query_ids'][j]}"
+                    worst, where = float(diff[j]), f"{sid} {key} query {arr.query_ids[j]}"
                 n += int(diff.size)
         compared.append(sid)
     if not compared:
-        raise MlbenchError(f"{rerun.path}: no setting in common with {result.path} to compare")
-    return Reproduction(result.path, rerun.path, compared, n, worst, where)
+        raise MlbenchError(f"{rerun.where}: no setting in common with {result.where} to compare")
+    return Reproduction(Path(result.where), Path(rerun.where), compared, n, worst, where)
 
 
 __all__ = ["Board", "Entry", "MANIFEST", "Rank", "Reproduction", "SCHEMA", "SORTS", "Standing", "load_board",

@@ -27,8 +27,8 @@ from mlbench.encoders.checkpoint import checkpoint_metadata, weights_sha256
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document, slug, write_json
 from mlbench.metrics import metric as metric_of
-from mlbench.results.aggregate import HEADLINE, headline
 from mlbench.results.files import differences
+from mlbench.results.model import HEADLINE
 from mlbench.task import TaskSpec
 
 SCHEMA = "mlbench.sweep/1"
@@ -170,7 +170,8 @@ def _previous(out: Path, config: dict[str, Any]) -> dict[str, Point]:
     return points
 
 
-def _leak_check(cks: list[Checkpoint], specs: list[TaskSpec], data_dir: Path | None) -> None:
+def _leak_check(cks: list[Checkpoint], specs: list[TaskSpec], data_dir: Path | None,
+                tasks_dirs: list[Path] | None = None) -> None:
     """A checkpoint trained by ``mlbench train`` names its training data and the tasks it was
     checked against. Evaluating it on its own training task is refused; on a task it was not
     checked against, the trainer's check is made now (it needs the training data). ``specs`` are
@@ -194,7 +195,7 @@ def _leak_check(cks: list[Checkpoint], specs: list[TaskSpec], data_dir: Path | N
             continue
         seen.add(key)
         try:
-            pairs = ParallelPairs.from_task(name, data.get("languages"), data_dir)
+            pairs = ParallelPairs.from_task(name, data.get("languages"), data_dir, tasks_dirs)
         except MlbenchError as exc:
             raise MlbenchError(f"{c.path}: cannot read its training data {name} to check it against "
                                f"{', '.join(key[2])} ({exc})") from None
@@ -215,7 +216,7 @@ def sweep(paths: list[Path], cfg, out: Path, best: str | None = None,
     config = _config_of(the_plan)
     metric = {p.spec.name: p.main_metric for p in the_plan.tasks}
     chosen = {t: parse_best(best, m) for t, m in metric.items()} if best else {}
-    _leak_check(cks, [p.spec for p in the_plan.tasks], cfg.data_dir)
+    _leak_check(cks, [p.spec for p in the_plan.tasks], cfg.data_dir, cfg.tasks_dirs)
     done = _previous(out, config)
     result = SweepResult(out, config, [], metric)
     keys = [c.sha256 + c.label for c in cks]
@@ -226,8 +227,8 @@ def sweep(paths: list[Path], cfg, out: Path, best: str | None = None,
             folder = out / "results" / slug(c.run) / f"step-{c.step}"
             outputs = run(replace(cfg, model=str(c.path), out_dir=folder), progress)
             point = Point(c.label, c.run, c.step, str(c.path), c.sha256, c.metadata.get("sampling"),
-                          {o.doc["task"]["name"]: str(o.path.relative_to(out)) for o in outputs},
-                          {o.doc["task"]["name"]: headline(o.doc, metric[o.doc["task"]["name"]]) for o in outputs})
+                          {o.result.task.name: str(o.path.relative_to(out)) for o in outputs},
+                          {o.result.task.name: o.result.headline(metric[o.result.task.name]) for o in outputs})
         result.points.append(point)
         if not reused:  # with the points still to be reused, so that a stopped sweep loses none
             doc = result.to_dict()
@@ -245,7 +246,7 @@ def sweep(paths: list[Path], cfg, out: Path, best: str | None = None,
 
 def _best(result: SweepResult, task: str, b: Best) -> tuple[dict[str, Any], Any]:
     from mlbench.analysis.compare import compare
-    from mlbench.results.files import read_result
+    from mlbench.results.model import Result
 
     scored = [p for p in result.points if p.values.get(task, {}).get(b.key) is not None]
     if not scored:
@@ -257,8 +258,8 @@ def _best(result: SweepResult, task: str, b: Best) -> tuple[dict[str, Any], Any]
                               "label": top.label, "value": top.values[task][b.key], "first": first.label}
     if first.label == top.label:
         return choice, None
-    report = compare(read_result(result.out / first.results[task]), read_result(result.out / top.results[task]),
-                     metric=b.metric)
+    report = compare(Result.from_disk(result.out / first.results[task]),
+                     Result.from_disk(result.out / top.results[task]), metric=b.metric)
     choice["comparison"] = report.to_dict()
     return choice, report
 

@@ -66,13 +66,13 @@ def print_results(outputs: list[Any], format: str, lines: Callable[[dict], list[
     from mlbench.render.tables import show
 
     if format == "json":
-        sys.stdout.write(json.dumps([summary.to_dict(o.doc, str(o.path)) for o in outputs], indent=1) + "\n")
+        sys.stdout.write(json.dumps([summary.to_dict(o.result, str(o.path)) for o in outputs], indent=1) + "\n")
         return
     out = console()
     for o in outputs:
-        show(summary.table(o.doc), out)
-        show(summary.kinds_table(o.doc), out)
-        for line in lines(o.doc) if lines else []:
+        show(summary.table(o.result), out)
+        show(summary.kinds_table(o.result), out)
+        for line in lines(o.result) if lines else []:
             out.print(line, markup=False)
         out.print(f"wrote {o.path}", markup=False)
 

@@ -48,7 +48,7 @@ def check_command(
     from mlbench.files import write_text
     from mlbench.render.checks import table, to_json, write_reports
     from mlbench.render.tables import show
-    from mlbench.results.files import read_result
+    from mlbench.results import read_result
 
     if format not in ("table", "json"):
         raise MlbenchError(f"--format {format!r} is not one of table, json")

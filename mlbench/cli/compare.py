@@ -33,7 +33,7 @@ def compare_command(
     from mlbench.errors import MlbenchError
     from mlbench.files import write_text
     from mlbench.render.comparison import FORMATS, render, render_many, show_report
-    from mlbench.results.files import read_result
+    from mlbench.results import read_result
 
     if format not in FORMATS:
         raise MlbenchError(f"--format {format!r} is not one of {', '.join(FORMATS)}")

@@ -1,4 +1,4 @@
-"""``mlbench evaluate``: score an external run against a task (:func:`mlbench.runs.evaluate.evaluate_run`)
+"""``mlbench evaluate``: score an external run against a task (:func:`mlbench.pipeline.evaluate.evaluate_run`)
 and print the same summary as ``mlbench run``."""
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ def evaluate_command(
     from mlbench.data.lareqa import LareqaOptions
     from mlbench.data.loaders import options_for, request
     from mlbench.errors import MlbenchError
-    from mlbench.runs.evaluate import evaluate_run
-    from mlbench.task import get_task
+    from mlbench.pipeline.evaluate import evaluate_run
+    from mlbench.data.tasks import get_task
 
     if format not in ("table", "json"):
         raise MlbenchError(f"--format {format!r} is not one of table, json")
@@ -60,8 +60,8 @@ def evaluate_command(
     print_results([got], format, _notes)
 
 
-def _notes(doc: dict) -> list[str]:
-    external = doc["run"]["external"]
+def _notes(result) -> list[str]:
+    external = result.run.external
     missing = sum(external["queries_not_in_run"].values())
     return [external["note"]] + (
         [f"{missing} evaluated queries are not in the run (they score 0, as trec_eval -c)"] if missing else [])

@@ -25,7 +25,7 @@ def export_command(
     n_queries), TREC files of its kept rankings (--keep-rankings on mlbench run; evaluate and fuse
     keep theirs), or MTEB TaskResult JSON."""
     from mlbench.errors import MlbenchError
-    from mlbench.results.files import read_result
+    from mlbench.results import read_result
 
     if format not in FORMATS:
         raise MlbenchError(f"--format {format!r} is not one of {', '.join(FORMATS)}")

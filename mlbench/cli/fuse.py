@@ -1,4 +1,4 @@
-"""``mlbench fuse``: the kept rankings of results fused with ranx (:func:`mlbench.runs.fuse.fuse_results`)."""
+"""``mlbench fuse``: the kept rankings of results fused with ranx (:func:`mlbench.pipeline.fuse.fuse_results`)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def fuse_command(
     """Fuse the kept rankings of two or more results with ranx into a result of its own, scored
     like any run: BM25 and a dense model make the usual hybrid."""
     from mlbench.errors import MlbenchError
-    from mlbench.results.files import read_result
-    from mlbench.runs.fuse import fuse_results, parse_params
+    from mlbench.results import read_result
+    from mlbench.pipeline.fuse import fuse_results, parse_params
 
     if format not in ("table", "json"):
         raise MlbenchError(f"--format {format!r} is not one of table, json")

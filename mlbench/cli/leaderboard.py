@@ -21,21 +21,21 @@ FORMATS = ("table", "markdown", "html", "json")
 def check_placement(board: Path | str, slices: dict[str, dict]) -> None:
     """Fail before a run when ``--compare-to`` names a folder that cannot rank its tasks like with
     like: entries of each task, of the slice the run will have (``slices``: task -> planned slice)."""
-    from mlbench.results.files import differences, slice_of
+    from mlbench.results.files import differences
 
     b = load_board(board)
     for task, planned in slices.items():
         for e in b.of_task(task):
-            diff = differences(slice_of(e.result.doc), planned)
+            diff = differences(e.result.slice, planned)
             if diff:
-                raise MlbenchError(f"--compare-to {board}: entry {e.result.path.name} is another slice of {task} than "
+                raise MlbenchError(f"--compare-to {board}: entry {Path(e.result.where).name} is another slice of {task} than "
                                    f"this run ({'; '.join(diff)}, entry vs this run); a leaderboard ranks like with like")
 
 
 def print_placement(out: Console, results: list[Path], board: Path | str) -> None:
     from mlbench.render.standings import table
     from mlbench.render.tables import show
-    from mlbench.results.files import read_result
+    from mlbench.results import read_result
 
     for st in place(load_board(board), [read_result(p) for p in results]):
         show(table(st), out)

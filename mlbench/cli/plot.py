@@ -18,13 +18,13 @@ def plot_command(
 ) -> None:
     """Write the plots of a result as PNG and SVG; a plot the run has no data for is left out with the reason."""
     from mlbench.render.plots import write_plots
-    from mlbench.results.files import check_report_fields, read_result
+    from mlbench.results import read_result
 
     res = read_result(result)
     metric = metric or res.main_metric
-    check_report_fields(res, metric)
+    res.require_metric(metric)
     out_console = console()
-    for plot, paths in write_plots(res.doc, out, metric, stem=Path(result).name.removesuffix(".json")):
+    for plot, paths in write_plots(res, out, metric, stem=Path(result).name.removesuffix(".json")):
         if paths is None:
             out_console.print(f"{plot.name}: left out — {plot.reason}", markup=False)
         else:

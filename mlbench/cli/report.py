@@ -25,7 +25,7 @@ def report_command(
 ) -> None:
     """One static HTML page: provenance, summary tables, plots and (with --against) the paired comparison."""
     from mlbench.render.report import write_report
-    from mlbench.results.files import read_result
+    from mlbench.results import read_result
 
     res = read_result(result)
     base = read_result(against) if against is not None else None

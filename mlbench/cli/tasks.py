@@ -56,7 +56,7 @@ def tasks_show(ctx: typer.Context, task: Annotated[str, typer.Argument(help="Tas
     """Per-language counts and the settings of one task."""
     from mlbench.data.catalog import settings_per_kind, summarize, task_details
     from mlbench.render.tables import TextTable, show
-    from mlbench.task import get_task
+    from mlbench.data.tasks import get_task
 
     _check_format(format)
     opts = ctx.obj or {}

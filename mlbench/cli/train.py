@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import DataDirOpt, command, console, split_list
+from mlbench.cli.app import DataDirOpt, TasksDirOpt, command, console, split_list
 
 
 @command(name="train")
@@ -30,6 +30,7 @@ def train_command(
     device: Annotated[str, typer.Option(help="cpu | cuda | mps.")] = "cpu",
     save_base: Annotated[bool, typer.Option(help="Also write OUT/step-0, the base model as training starts (with the same mlbench.json), as a sweep's first point.")] = False,
     data_dir: DataDirOpt = None,
+    tasks_dir: TasksDirOpt = None,
 ) -> None:
     """Fine-tune a sentence-transformers model with one batch-sampling strategy (contrastive loss,
     in-batch negatives, "query: " / "passage: " prefixes) and write its checkpoints with their
@@ -38,7 +39,8 @@ def train_command(
     from mlbench.training import TrainConfig, train
 
     cfg = TrainConfig(strategy=strategy, out=out, base=base, alpha=alpha, train_task=train_task,
-                      eval_tasks=eval_task or ["xquad-r"], langs=split_list(langs), data_dir=data_dir, steps=steps,
+                      eval_tasks=eval_task or ["xquad-r"], langs=split_list(langs), data_dir=data_dir,
+                      tasks_dirs=tasks_dir, steps=steps,
                       save_every=save_every, batch_size=batch_size, max_length=max_length, lr=lr, weight_decay=weight_decay, warmup=warmup,
                       seed=seed, device=device, save_base=save_base)
     err = console(stderr=True)

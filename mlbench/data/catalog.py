@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlbench.data.loaders import load_task
-from mlbench.data.sources import available_locally
-from mlbench.task import TaskSpec, discover, enumerate_settings
+from mlbench.data.loaders import get_loader, load_task
+from mlbench.task import TaskSpec, enumerate_settings
+from mlbench.data.tasks import discover
 
 
 @dataclass
@@ -28,28 +28,14 @@ class TaskSummary:
 
 
 def settings_per_kind(spec: TaskSpec, langs: tuple[str, ...] | None = None) -> dict[str, int]:
-    settings = enumerate_settings(langs or spec.languages, spec.kinds)
+    langs = langs or spec.languages
+    settings = enumerate_settings(get_loader(spec.format).query_languages(spec, langs), spec.kinds, langs)
     return {k: sum(s.kind == k for s in settings) for k in spec.kinds}
 
 
 def summarize(spec: TaskSpec, data_dir: Path | None = None) -> TaskSummary:
-    counts = settings_per_kind(spec)
-    if spec.source.type == "ir_datasets":
-        from mlbench.data.irds import irds_home, summary
-
-        s = summary(spec.source.dataset, spec.languages)
-        if not s.installed:
-            return TaskSummary(spec, counts, None, None, f"{spec.source.describe()} (needs the ir-datasets package)")
-        where = f"{len(s.local_langs)} of {len(spec.languages)} languages local in {irds_home()}"
-        # counts as ir_datasets records them: the dev queries and the whole corpus (streamed at run time)
-        return TaskSummary(spec, counts, s.queries, s.passages, f"{spec.source.describe()} ({where})")
-    if spec.source.type != "files":
-        return TaskSummary(spec, counts, None, None, f"loader: {spec.format} (not in this version)")
-    if not all(available_locally(spec, lang, data_dir) for lang in spec.languages):
-        return TaskSummary(spec, counts, None, None, "not downloaded (fetched on first run)")
-    data = load_task(spec, data_dir=data_dir)
-    queries = sum(len(d.queries) for d in data.langs.values())
-    return TaskSummary(spec, counts, queries, data.n_candidates(), spec.source.describe())
+    s = get_loader(spec.format).summary(spec, data_dir)
+    return TaskSummary(spec, settings_per_kind(spec), s.queries, s.candidates, s.status)
 
 
 def list_tasks(tasks_dirs: list[Path] | None = None, data_dir: Path | None = None) -> list[TaskSummary]:
@@ -68,7 +54,7 @@ def task_details(spec: TaskSpec, data_dir: Path | None = None) -> tuple[list[Lan
     data = load_task(spec, data_dir=data_dir)
     rows = [LangRow(lang, len(d.queries), len(d.candidates)) for lang, d in data.langs.items()]
     left = {}
-    for s in enumerate_settings(data.languages, spec.kinds):
+    for s in enumerate_settings(data.query_langs, spec.kinds, data.pool_langs):
         n = data.left_out(s)
         if n:
             left[s.id] = n

@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlbench.data import irds as M
-from mlbench.data.loaders import Loader, LoadRequest
+from mlbench.data.loader import Loader, LoadRequest, Summary
 from mlbench.data.model import LangData, Queries, StreamedCandidates, TaskData
 from mlbench.errors import MlbenchError
 from mlbench.files import slug
 from mlbench.options import OptionGroup
+from mlbench.task import TaskSpec
 
 POOL_SALT = b"mlbench-pool-v1\x00"
 POOL_RULE = ("the corpus passages judged for the queries that have a relevant passage in the corpus, plus the N "
@@ -185,7 +186,7 @@ def scan(dataset_id: str, topics: M.Topics, pool: PoolSpec) -> Scan:
     return Scan(dataset_id, topics, n, official, pool_ids, n_pool, selection, qrels, outside, listed_found)
 
 
-def check(req: LoadRequest) -> None:
+def _check(req: LoadRequest) -> None:
     """Before anything else: ir_datasets' home, and every dataset declared and in place."""
     opts: CorpusOptions = req.options
     M.use_home(opts.ir_datasets_home)  # before anything imports ir_datasets
@@ -197,15 +198,14 @@ def check(req: LoadRequest) -> None:
 
 def _lang_data(s: Scan, lang: str) -> LangData:
     t = s.topics
-    relevant = {q: [d for d, r in v.items() if r > 0] for q, v in s.qrels.items()}
     name, _, _ = M.parse_dataset_id(s.dataset_id)
     candidates = StreamedCandidates(s.docs, s.n_pool, corpus=s.dataset_id.rsplit("/", 1)[0], selection=s.selection,
                                     folder=f"{slug(name)}-{slug(lang)}", origin=s.dataset_id)
     return LangData(lang, Queries(t.query_ids, t.query_texts, list(t.query_ids)), candidates,
-                    {q: v for q, v in relevant.items() if v})
+                    {q: dict(v) for q, v in s.qrels.items() if v})
 
 
-def load(req: LoadRequest) -> TaskData:
+def _load(req: LoadRequest) -> TaskData:
     opts: CorpusOptions = req.options
     pool = pool_spec(opts.pool_subset, opts.pool_docids)
     M.use_home(opts.ir_datasets_home)
@@ -234,17 +234,16 @@ def load(req: LoadRequest) -> TaskData:
     files = {lang: {"origin": f"ir_datasets:{s.dataset_id}", "sha256": s.topics.files["qrels"]["sha256"],
                     "ir_datasets_home": str(M.irds_home()), "topics": s.topics.files["topics"],
                     "qrels": s.topics.files["qrels"]} for lang, s in scans.items()}
-    run_info = {"comparable_with_official": not reasons, "not_comparable_because": reasons,
+    facts = {"comparable_with_official": not reasons, "not_comparable_because": reasons,
                 "pool_subset": _pool_info(pool, scans),
                 "corpus": {lang: {"passages": s.n_corpus, "ir_datasets_count": s.official, "complete": s.complete,
                                   "pool_passages": s.n_pool} for lang, s in scans.items()},
                 "qrels_outside_pool": {lang: s.outside for lang, s in scans.items()}}
     warnings = [f"{req.spec.name} results are not comparable with MIRACL figures: {'; '.join(reasons)}"] if reasons else []
-    kinds = req.spec.kinds + (("multi",) if opts.multi_pool and len(req.langs) > 1 and "multi" not in req.spec.kinds else ())  # as planned
-    return TaskData(spec=req.spec, langs={lang: _lang_data(s, lang) for lang, s in scans.items()}, parallel=False,
+    return TaskData(spec=req.spec, langs={lang: _lang_data(s, lang) for lang, s in scans.items()}, answers="own",
                     ids_name_language=False, candidate_text=M.DOC_TEXT,
                     source=M.dataset_id_for(req.spec.source.dataset, "{lang}", opts.split), files=files, subset=subset,
-                    kinds=kinds, run_info=run_info, warnings=warnings)
+                    kinds=LOADER.kinds(req), facts=facts, warnings=warnings, level=req.spec.relevance_level)
 
 
 def _pool_info(pool: PoolSpec, scans: dict[str, Scan]) -> dict[str, Any] | None:
@@ -261,4 +260,36 @@ def _pool_info(pool: PoolSpec, scans: dict[str, Scan]) -> dict[str, Any] | None:
     return info
 
 
-LOADER = Loader("ir_datasets", CorpusOptions, load, check, streamed=True)
+class CorpusLoader(Loader):
+    format = "ir_datasets"
+    options = CorpusOptions
+    streamed = True
+
+    def check(self, req: LoadRequest) -> None:
+        _check(req)
+
+    def load(self, req: LoadRequest) -> TaskData:
+        return _load(req)
+
+    def slice(self, req: LoadRequest) -> dict[str, Any]:
+        opts: CorpusOptions = req.options
+        pool = None
+        if opts.pool_subset is not None or opts.pool_docids is not None:
+            pool = pool_spec(opts.pool_subset, opts.pool_docids).describe()
+        return {"split": opts.split, "pool": pool, "candidate_text": M.DOC_TEXT}
+
+    def extra_kinds(self, req: LoadRequest) -> tuple[str, ...]:
+        """``--multi-pool``: the pool of all languages, which needs two languages or more."""
+        opts: CorpusOptions = req.options
+        return ("multi",) if opts.multi_pool and len(req.langs) > 1 else ()
+
+    def summary(self, spec: TaskSpec, data_dir: Path | None) -> Summary:
+        s = M.summary(spec.source.dataset, spec.languages)
+        if not s.installed:
+            return Summary(None, None, f"{spec.source.describe()} (needs the ir-datasets package)")
+        where = f"{len(s.local_langs)} of {len(spec.languages)} languages local in {M.irds_home()}"
+        # counts as ir_datasets records them: the queries and the whole corpus (streamed at run time)
+        return Summary(s.queries, s.passages, f"{spec.source.describe()} ({where})")
+
+
+LOADER = CorpusLoader()

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
-from mlbench.data.loaders import Loader, LoadRequest
+from mlbench.data.loader import Loader, LoadRequest, Summary
 from mlbench.data.model import LangData, MemoryCandidates, Queries, TaskData
-from mlbench.data.sources import fetch
+from mlbench.data.sources import available_locally, fetch
 from mlbench.errors import MlbenchError
 from mlbench.options import OptionGroup
+from mlbench.task import TaskSpec
 
 CANDIDATE_TEXT_MODES = ("sentence", "sentence+context")
 
@@ -71,8 +73,8 @@ class ParsedFile:
     def lang_data(self, mode: str, max_queries: int | None) -> LangData:
         n = max_queries or len(self.query_ids)
         queries = Queries(self.query_ids[:n], self.query_texts[:n], self.query_groups[:n])
-        relevant = {g: [self.cand_ids[j] for j in idx] for g, idx in self.answers.items()}
-        return LangData(self.lang, queries, MemoryCandidates(list(self.cand_ids), self.candidate_texts(mode)), relevant)
+        judged = {g: {self.cand_ids[j]: 1 for j in idx} for g, idx in self.answers.items()}
+        return LangData(self.lang, queries, MemoryCandidates(list(self.cand_ids), self.candidate_texts(mode)), judged)
 
 
 def _parse(raw: bytes, origin: str) -> dict:
@@ -169,30 +171,44 @@ def parse_file(raw: bytes, lang: str, origin: str, max_articles: int | None = No
     return parse_lang(_parse(raw, origin), lang, origin, max_articles, articles)
 
 
-def load(req: LoadRequest) -> TaskData:
-    opts: LareqaOptions = req.options
-    langs: dict[str, LangData] = {}
-    files: dict[str, dict[str, str]] = {}
-    chosen = parse_articles(req.spec.options["articles"]) if "articles" in req.spec.options else None
-    for lang in req.langs:
-        f = fetch(req.spec, lang, req.data_dir)
-        parsed = parse_file(f.data, lang, f.named, opts.max_articles, chosen)
-        langs[lang] = parsed.lang_data(opts.candidate_text, req.max_queries)
-        files[lang] = {"origin": f.origin, "sha256": f.sha256}
-    subset: dict[str, object] = {}
-    if chosen is not None:
-        subset["articles"] = req.spec.options["articles"]
-    if opts.max_articles:
-        subset["max_articles"] = opts.max_articles
-    if req.max_queries:
-        subset["max_queries"] = req.max_queries
-    return TaskData(spec=req.spec, langs=langs, parallel=True, ids_name_language=True,
-                    candidate_text=opts.candidate_text, source=req.spec.source.url, files=files, subset=subset)
+class LareqaLoader(Loader):
+    format = "lareqa"
+    options = LareqaOptions
+    task_options = ("articles",)
+
+    def check_task_options(self, options: dict[str, Any]) -> None:
+        if "articles" in options:
+            parse_articles(options["articles"])
+
+    def slice(self, req: LoadRequest) -> dict[str, Any]:
+        opts: LareqaOptions = req.options
+        return {"max_articles": opts.max_articles, "candidate_text": opts.candidate_text}
+
+    def load(self, req: LoadRequest) -> TaskData:
+        opts: LareqaOptions = req.options
+        langs: dict[str, LangData] = {}
+        files: dict[str, dict[str, str]] = {}
+        chosen = parse_articles(req.spec.options["articles"]) if "articles" in req.spec.options else None
+        for lang in req.langs:
+            f = fetch(req.spec, lang, req.data_dir)
+            parsed = parse_file(f.data, lang, f.named, opts.max_articles, chosen)
+            langs[lang] = parsed.lang_data(opts.candidate_text, req.max_queries)
+            files[lang] = {"origin": f.origin, "sha256": f.sha256}
+        subset: dict[str, object] = {}
+        if chosen is not None:
+            subset["articles"] = req.spec.options["articles"]
+        if opts.max_articles:
+            subset["max_articles"] = opts.max_articles
+        if req.max_queries:
+            subset["max_queries"] = req.max_queries
+        return TaskData(spec=req.spec, langs=langs, answers="any", parallel=True, ids_name_language=True,
+                        candidate_text=opts.candidate_text, source=req.spec.source.url, files=files, subset=subset)
+
+    def summary(self, spec: TaskSpec, data_dir: Path | None) -> Summary:
+        if not all(available_locally(spec, lang, data_dir) for lang in spec.languages):
+            return Summary(None, None, "not downloaded (fetched on first run)")
+        data = self.load(LoadRequest(spec, spec.languages, data_dir, None, LareqaOptions()))
+        return Summary(sum(len(d.queries) for d in data.langs.values()), data.n_candidates(), spec.source.describe())
 
 
-def check_task_options(options: dict) -> None:
-    if "articles" in options:
-        parse_articles(options["articles"])
-
-
-LOADER = Loader("lareqa", LareqaOptions, load, task_options=("articles",), check_task_options=check_task_options)
+LOADER = LareqaLoader()

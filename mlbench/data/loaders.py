@@ -1,51 +1,30 @@
-"""Loaders: how a task's source becomes a :class:`~mlbench.data.model.TaskData`.
+"""Loaders: how a task's source becomes a :class:`~mlbench.data.model.TaskData`, and everything
+else only a format knows.
 
 A task file names its ``format``; a :class:`Loader` of that name reads it. Built in: ``lareqa``
 (XQuAD-R, MLQA-R: pinned files, in-memory sentences; :mod:`mlbench.data.lareqa`) and
-``ir_datasets`` (MIRACL: topics and qrels through ir_datasets, passages streamed;
-:mod:`mlbench.data.corpus`). Others register under the entry-point group ``mlbench.formats``
-(a :class:`Loader`).
+``ir_datasets`` (MIRACL, Mr. TyDi, NeuCLIR, HC4: topics and qrels through ir_datasets, documents
+streamed; :mod:`mlbench.data.corpus`). Others register an instance of a :class:`Loader` subclass
+under the entry-point group ``mlbench.formats``; nothing outside a loader branches on its format.
 
-Each loader has its own option group (``options``), so the options of one kind of task are refused
-for another by name before any work, and a ``check`` that refuses, cheaply and before anything is
-encoded, what it could not load (unknown languages are refused by the task spec itself).
+A loader owns: its option group (so the options of one kind of task are refused for another by
+name before any work), the ``[options]`` a task file may set, a cheap ``check`` before anything is
+encoded, the load itself, the part of the slice that is its own (:meth:`Loader.slice`), the kinds
+an option adds (:meth:`Loader.extra_kinds`), the counts of ``mlbench tasks``
+(:meth:`Loader.summary`) and the facts a result records (``TaskData.facts``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mlbench.data.loader import Loader, LoadRequest
 from mlbench.data.model import TaskData
 from mlbench.errors import MlbenchError
 from mlbench.options import OptionGroup
-from mlbench.task import TaskSpec
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    spec: TaskSpec
-    langs: tuple[str, ...]
-    data_dir: Path | None
-    max_queries: int | None
-    options: Any  # the loader's option group
-
-
-@dataclass(frozen=True)
-class Loader:
-    """``streamed``: whether its candidates are streamed (so a run searches them with the topk
-    backend unless told otherwise) rather than held in memory."""
-
-    format: str
-    options: type[OptionGroup]
-    load: Callable[[LoadRequest], TaskData]
-    check: Callable[[LoadRequest], None] | None = None
-    streamed: bool = False
-    task_options: tuple[str, ...] = ()  # what a task file's [options] may set (variants, splits)
-    check_task_options: Callable[[dict[str, Any]], None] | None = None
+from mlbench.task import TaskSpec, enumerate_settings
 
 
 def _builtin() -> dict[str, Loader]:
@@ -57,12 +36,32 @@ def _builtin() -> dict[str, Loader]:
 def get_loader(name: str) -> Loader:
     loaders = _builtin()
     for ep in metadata.entry_points(group="mlbench.formats"):
-        loaders.setdefault(ep.name, ep.load())
+        if ep.name not in loaders:
+            try:
+                loaders[ep.name] = ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken plugin is named, whatever it raised
+                raise MlbenchError(f"entry point mlbench.formats:{ep.name} = {ep.value!r} cannot be loaded "
+                                   f"({type(exc).__name__}: {exc})") from None
     if name not in loaders:
         raise MlbenchError(f"unknown task format {name!r} (known: {', '.join(sorted(loaders))})")
     if not isinstance(loaders[name], Loader):
-        raise MlbenchError(f"entry point mlbench.formats:{name} is not an mlbench.data.loaders.Loader")
+        raise MlbenchError(f"entry point mlbench.formats:{name} is not an instance of mlbench.data.loader.Loader")
     return loaders[name]
+
+
+def check_task(spec: TaskSpec) -> TaskSpec:
+    """A parsed task file checked against its format: the loader exists and takes its ``[options]``."""
+    loader = get_loader(spec.format)
+    unknown = sorted(set(spec.options) - set(loader.task_options))
+    if unknown:
+        known = ", ".join(loader.task_options) or "none"
+        raise MlbenchError(f"{spec.file}: field 'options.{unknown[0]}' is not an option of format {spec.format} "
+                           f"(known: {known})")
+    try:
+        loader.check_task_options(spec.options)
+    except MlbenchError as exc:
+        raise MlbenchError(f"{spec.file}: field 'options': {exc}") from None
+    return spec
 
 
 def request(spec: TaskSpec, langs: list[str] | tuple[str, ...] | None = None, data_dir: Path | None = None,
@@ -77,8 +76,7 @@ def request(spec: TaskSpec, langs: list[str] | tuple[str, ...] | None = None, da
         options = loader.options()
     options.check()
     req = LoadRequest(spec, spec.check_langs(list(langs) if langs else None), data_dir, max_queries, options)
-    if loader.check is not None:
-        loader.check(req)
+    loader.check(req)
     return req
 
 
@@ -100,6 +98,29 @@ def _refuse_foreign(spec: TaskSpec, group: OptionGroup) -> None:
         raise MlbenchError(f"{given[0]} applies to {group.APPLIES_TO}, not to {spec.name} (format {spec.format})")
 
 
+def slice_of(req: LoadRequest, kinds: tuple[str, ...]) -> dict[str, Any]:
+    """What part of a task a result of ``req`` with settings of ``kinds`` covers, known before any
+    work: task and version, languages, the kinds its settings have, the query cut, and the
+    loader's own cuts (:meth:`Loader.slice`). Two results are like with like where these agree."""
+    loader = get_loader(req.spec.format)
+    settings = enumerate_settings(loader.query_languages(req.spec, req.langs), kinds, req.langs)
+    return {"task": req.spec.name, "version": req.spec.version, "languages": list(req.langs),
+            "kinds": sorted({s.kind for s in settings}), "max_queries": req.max_queries, **loader.slice(req)}
+
+
+def options_from(spec: TaskSpec, **values: Any) -> OptionGroup:
+    """The option group of ``spec``'s loader built from keyword values; a key it does not have is
+    one line naming it (an option of another format, or none at all)."""
+    group = get_loader(spec.format).options
+    try:
+        return group(**values)
+    except TypeError:
+        names = {f for f in getattr(group, "__dataclass_fields__", {})}
+        bad = sorted(set(values) - names)[:1] or sorted(values)[:1]
+        raise MlbenchError(f"{bad[0]} is not an option of task {spec.name} (format {spec.format}; its options: "
+                           f"{', '.join(sorted(names)) or 'none'})") from None
+
+
 def load(req: LoadRequest) -> TaskData:
     data = get_loader(req.spec.format).load(req)
     if req.langs != req.spec.languages:
@@ -112,5 +133,4 @@ def load_task(spec: TaskSpec, langs: list[str] | None = None, data_dir: Path | N
     """Load a task, or a slice of it: some languages, the first ``max_queries`` queries per
     language, and the loader's own options by name (``max_articles=2`` for LAReQA,
     ``pool_subset=0`` for MIRACL)."""
-    group = get_loader(spec.format).options(**options)
-    return load(request(spec, langs, data_dir, max_queries, group))
+    return load(request(spec, langs, data_dir, max_queries, options_from(spec, **options)))

@@ -1,23 +1,29 @@
 """The one data interface every task is loaded into, whatever its format or size.
 
 Per language, a task's data is its queries, its candidates (that language's pool) and, per query
-group, the relevant candidates. Loaders (:mod:`mlbench.data.loaders`) produce it; settings,
-encoding and retrieval read it and nothing else.
+group, the judged candidates of that pool with their grades. Loaders (:mod:`mlbench.data.loaders`)
+produce it; settings, encoding and retrieval read it and nothing else.
 
 - **Queries**: ids, texts and groups. The group pairs a query across settings and runs: LAReQA's
-  parallel question id, shared by the translations of a question; MIRACL's query id.
+  parallel question id, shared by the translations of a question; MIRACL's query id; NeuCLIR's
+  topic id. A language may have queries and no candidates (NeuCLIR's English topics) or
+  candidates and no queries (its Persian documents).
 - **Candidates**: in memory (:class:`MemoryCandidates`: ids and texts, e.g. LAReQA's sentences) or
   streamed (:class:`StreamedCandidates`: a re-iterable source of ``(id, text)`` in corpus order
   with a known count, for corpora too large to hold).
-- **Relevance**: ``LangData.relevant[group]`` lists the relevant candidate ids in that language's
-  pool. In a *parallel* task (LAReQA) a group is relevant in every language's pool, so a German
-  question's relevant candidates in the pool of all languages are its answer sentence in every
-  language; otherwise (MIRACL) only in its own language's pool.
+- **Judgements**: ``LangData.judged[group]`` maps judged candidate ids of that language's pool to
+  their grades (0 = judged not relevant). A candidate is relevant when its grade is at least
+  ``TaskData.level`` (trec_eval's ``-l``, 1 unless the task file sets another).
+- **Where a query's answers are** (:meth:`TaskData.answer_pools`, the one rule): with
+  ``answers = "any"`` a group's judgements hold in every pool that judges it (LAReQA's parallel
+  questions; a task whose topics are in one language and its documents in others, NeuCLIR);
+  with ``"own"`` only in the query's own language's pool (MIRACL, whose query ids repeat across
+  languages). The pool of all languages takes the union, unless the loader read judgements of
+  that pool as one (``multi_judged``: NeuCLIR's multilingual task).
 - **Ids in a mixed pool**: candidate ids are unique within a language. Where a pool mixes
   languages, an id is :meth:`TaskData.pool_id`, which starts with ``{lang}/``: the id itself when
   the loader's ids already name their language that way (``ids_name_language``: LAReQA's
-  ``de/p0001/s3``), else the id with that prefix (``yo/123#0``: MIRACL's ids repeat across
-  languages).
+  ``de/p0001/s3``), else the id with that prefix (``yo/123#0``).
 
 A query with no relevant candidate in a setting's pool is left out of that setting (the count is
 reported); a query with none in any pool of the data is never encoded or scored.
@@ -25,14 +31,17 @@ reported); a query with none in any pool of the data is never encoded or scored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mlbench.errors import MlbenchError
+from mlbench.runs.qrels import Qrels
 from mlbench.task import ALL, Setting, TaskSpec
+
+ANSWERS = ("any", "own")
 
 
 @dataclass
@@ -106,47 +115,71 @@ class StreamedCandidates:
 Candidates = MemoryCandidates | StreamedCandidates
 
 
+def no_queries() -> Queries:
+    return Queries([], [], [])
+
+
+def no_candidates() -> MemoryCandidates:
+    return MemoryCandidates([], [])
+
+
 @dataclass
 class LangData:
     lang: str
     queries: Queries
     candidates: Candidates
-    relevant: dict[str, list[str]]  # group -> relevant candidate ids in this language's pool
+    judged: dict[str, dict[str, int]]  # group -> judged candidate id of this language's pool -> grade
 
 
 @dataclass
 class TaskData:
     """A loaded task (or slice of one). ``files``: provenance per language (origin, checksums);
-    ``subset``: how the data was cut (None-free dict, empty for the whole task); ``run_info``:
-    loader facts recorded in the result's ``run`` section (e.g. corpus counts, pool subsets and
-    whether the figures are comparable with official ones); ``warnings``: lines a run prints."""
+    ``subset``: how the data was cut (None-free dict, empty for the whole task); ``facts``: loader
+    facts recorded in the result's ``run.loader`` (e.g. corpus counts, pool subsets and whether the
+    figures are comparable with official ones); ``warnings``: lines a run prints. ``parallel``:
+    the languages' queries are translations of one another (LAReQA), so a question's languages can
+    be compared with each other (micro averages, rank correlation)."""
 
     spec: TaskSpec
     langs: dict[str, LangData]
-    parallel: bool
+    answers: str
     ids_name_language: bool
     candidate_text: str
     source: str
     files: dict[str, dict[str, Any]]
+    parallel: bool = False
     subset: dict[str, Any] = field(default_factory=dict)
     kinds: tuple[str, ...] = ()  # kinds of settings the data supports (default: the task's)
-    run_info: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    level: int = 1  # relevant at grade >= level
+    multi_judged: dict[str, dict[str, int]] | None = None  # group -> pool id -> grade, the pool of all as one
 
     def __post_init__(self) -> None:
         self.kinds = self.kinds or self.spec.kinds
+        if self.answers not in ANSWERS:
+            raise ValueError(f"answers must be one of {ANSWERS}, got {self.answers!r}")
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(self.langs)
 
+    @property
+    def query_langs(self) -> tuple[str, ...]:
+        return tuple(lang for lang, d in self.langs.items() if len(d.queries))
+
+    @property
+    def pool_langs(self) -> tuple[str, ...]:
+        return tuple(lang for lang, d in self.langs.items() if len(d.candidates))
+
     def n_candidates(self) -> int:
         return sum(len(d.candidates) for d in self.langs.values())
 
-    def relevant_ids(self, query_lang: str, group: str, pool_lang: str) -> list[str]:
-        if pool_lang != query_lang and not self.parallel:
-            return []
-        return self.langs[pool_lang].relevant.get(group, [])
+    def answer_pools(self, query_lang: str) -> tuple[str, ...]:
+        """The pools that may hold the answers of ``query_lang``'s queries (the module docstring)."""
+        if self.answers == "any":
+            return self.pool_langs
+        return (query_lang,) if query_lang in self.pool_langs else ()
 
     def pool_id(self, lang: str, cid: str) -> str:
         """A candidate's id in a pool that mixes languages."""
@@ -156,20 +189,33 @@ class TaskData:
         """A candidate's id in a setting's pool: its own id in a one-language pool."""
         return self.pool_id(lang, cid) if setting.pool == ALL else cid
 
-    def relevant_in_pool(self, setting: Setting, group: str) -> list[str]:
-        """Relevant candidate ids of a query group in a setting's pool (ids as in that pool)."""
-        return [self.id_in_pool(setting, p, cid) for p in setting.pool_langs(self.languages)
-                for cid in self.relevant_ids(setting.query_lang, group, p)]
+    def judgements(self, setting: Setting, group: str) -> dict[str, int]:
+        """A query group's judged candidates in a setting's pool (ids as in that pool), with grades."""
+        if setting.pool == ALL and self.multi_judged is not None:
+            return dict(self.multi_judged.get(group, {}))
+        pools = self.answer_pools(setting.query_lang)
+        out: dict[str, int] = {}
+        for p in setting.pool_langs(self.pool_langs):
+            if p in pools:
+                out.update((self.id_in_pool(setting, p, c), g) for c, g in self.langs[p].judged.get(group, {}).items())
+        return out
+
+    def has_relevant(self, setting: Setting, group: str) -> bool:
+        return any(g >= self.level for g in self.judgements(setting, group).values())
+
+    def qrels(self, setting: Setting, query_ids: Sequence[str], groups: Sequence[str]) -> Qrels:
+        """The judgements of a setting's queries, as :class:`Qrels`."""
+        return Qrels({q: self.judgements(setting, g) for q, g in zip(query_ids, groups)}, self.level)
 
     def evaluated(self, lang: str) -> np.ndarray:
         """Indices of the queries of ``lang`` with a relevant candidate in some pool of the data:
         the only ones a run encodes and scores."""
-        pools = self.languages if self.parallel else (lang,)
+        settings = [Setting(lang, p) for p in self.answer_pools(lang)]
+        if self.multi_judged is not None:
+            settings.append(Setting(lang, ALL))
         return np.asarray([i for i, g in enumerate(self.langs[lang].queries.groups)
-                           if any(self.relevant_ids(lang, g, p) for p in pools)], dtype=np.int64)
+                           if any(self.has_relevant(s, g) for s in settings)], dtype=np.int64)
 
     def left_out(self, setting: Setting) -> int:
         """Queries of the setting's language with no relevant candidate in its pool."""
-        groups = self.langs[setting.query_lang].queries.groups
-        return sum(1 for g in groups if not any(self.relevant_ids(setting.query_lang, g, p)
-                                                for p in setting.pool_langs(self.languages)))
+        return sum(1 for g in self.langs[setting.query_lang].queries.groups if not self.has_relevant(setting, g))

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mlbench.embedding.batches import encode_batches, plan_batches
+from mlbench.embedding.units import Engine, Unit
 from mlbench.encoders.base import Encoder
 from mlbench.files import write_bytes, write_json
 from mlbench.home import embedding_cache_dir
@@ -129,7 +130,7 @@ Progress = Callable[[int], None]
 
 def embed_texts(encoder: Encoder, cache: EmbeddingCache, groups: dict[tuple[str, str], list[str]],
                 progress_start: Callable[[int], Progress] | None = None,
-                engine: Any = None) -> tuple[dict[tuple[str, str], np.ndarray], EncodeStats]:
+                engine: Engine | None = None) -> tuple[dict[tuple[str, str], np.ndarray], EncodeStats]:
     """Embeddings for every (kind, lang) group of texts, each unique text encoded at most once.
 
     Texts are de-duplicated across groups (by kind, and language when the encoder depends on it),
@@ -208,12 +209,11 @@ def _local_batches(encoder: Encoder, texts: list[str], kind: str, lang: str, dim
         tick(len(idx))
 
 
-def _engine_batches(engine: Any, encoder: Encoder, texts: list[str], kind: str, lang: str, dim: int | None,
+def _engine_batches(engine: Engine, encoder: Encoder, texts: list[str], kind: str, lang: str, dim: int | None,
                     tick: Progress) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
     """(indices into texts, vectors, batches) per unit an engine's workers encoded: the group's
     batches as :func:`plan_batches` plans them, consecutive batches of up to ``FLUSH_ROWS`` texts
     per unit."""
-    from mlbench.engines.base import Unit
     from mlbench.errors import MlbenchError
 
     units: list[list[np.ndarray]] = [[]]

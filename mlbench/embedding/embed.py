@@ -23,7 +23,9 @@ import numpy as np
 
 from mlbench.data.model import MemoryCandidates, StreamedCandidates, TaskData
 from mlbench.embedding.cache import EmbeddingCache, embed_texts
-from mlbench.embedding.store import DEFAULT_CHUNK_ROWS, VectorStore, build, store_folder
+from mlbench.embedding.fill import build
+from mlbench.embedding.store import DEFAULT_CHUNK_ROWS, VectorStore, store_folder
+from mlbench.embedding.units import Engine
 from mlbench.encoders.base import Encoder, fingerprint
 from mlbench.home import store_dir
 
@@ -40,24 +42,25 @@ class Embeddings:
 
 def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progress: ProgressStart | None = None,
           cache_dir: Path | None = None, stores_dir: Path | None = None,
-          store_chunk_rows: int = DEFAULT_CHUNK_ROWS, engine: Any = None) -> Embeddings:
+          store_chunk_rows: int = DEFAULT_CHUNK_ROWS, engine: Engine | None = None) -> Embeddings:
     """``engine`` (:mod:`mlbench.engines`; default local) encodes the candidates: streamed ones
     chunk by chunk into the store, in-memory ones through the text cache. Queries are encoded here."""
     remote = engine if engine is not None and getattr(engine, "name", "local") != "local" else None
     fp = fingerprint(description)
     cache = EmbeddingCache(fp, description, cache_dir)
     streamed = [lang for lang, d in data.langs.items() if isinstance(d.candidates, StreamedCandidates)]
-    rows = {lang: data.evaluated(lang) for lang in data.languages}
+    rows = {lang: data.evaluated(lang) for lang in data.query_langs}
     groups: dict[tuple[str, str], list[str]] = {}
     for lang, d in data.langs.items():
-        groups[("query", lang)] = [d.queries.texts[i] for i in rows[lang]]
-        if isinstance(d.candidates, MemoryCandidates):
+        if lang in rows:
+            groups[("query", lang)] = [d.queries.texts[i] for i in rows[lang]]
+        if isinstance(d.candidates, MemoryCandidates) and len(d.candidates):
             groups[("candidate", lang)] = d.candidates.texts
     label = f"encoding {data.spec.name}" + (" queries" if streamed else "")
     start = (lambda total: progress(label, total)) if progress else None
     emb, stats = embed_texts(encoder, cache, groups, start, engine=remote)
     candidates: dict[str, np.ndarray | VectorStore] = {
-        lang: emb[("candidate", lang)] for lang in data.languages if ("candidate", lang) in emb}
+        lang: emb[("candidate", lang)] for lang in data.pool_langs if ("candidate", lang) in emb}
     info: dict[str, Any] = {"unique_texts": stats.unique, "from_cache": stats.cached, "encoded": stats.encoded,
                             "batches": stats.batches, "cache_dir": str(cache.dir), "fingerprint": fp}
     if streamed:
@@ -82,4 +85,4 @@ def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progres
             "encoded": stats.encoded + sum(v["encoded"] for v in passages.values()),
             "queries": {"unique": stats.unique, "from_cache": stats.cached, "encoded": stats.encoded},
             "passages": passages, "doc_text": data.candidate_text})
-    return Embeddings({lang: emb[("query", lang)] for lang in data.languages}, rows, candidates, info)
+    return Embeddings({lang: emb[("query", lang)] for lang in data.query_langs}, rows, candidates, info)

@@ -1,15 +1,21 @@
-"""Metrics: what a measure is (:mod:`mlbench.metrics.measures`) and how it is computed from the
-ranks of the relevant candidates (:mod:`mlbench.metrics.compute`)."""
+"""Metrics: what a measure is (:mod:`mlbench.metrics.measures`), how it is computed from the ranks
+and grades of the judged candidates (:mod:`mlbench.metrics.compute`), and the one scorer of a
+setting's judged ranks, measures and diagnostics (:mod:`mlbench.metrics.score`)."""
 
-from mlbench.metrics.compute import compute, pad_ranks, per_query_from_top, rank_distance, ranks_from_top
+from mlbench.metrics.compute import compute, rank_distance
 from mlbench.metrics.measures import (
     BIAS_CUTOFFS,
     DEFAULT_METRICS,
+    OWN_LANG_EXPECTED,
+    RANK_DISTANCE,
     Metric,
-    default_metric,
     metric,
+    own_lang,
+    own_lang_cutoff,
     parse_metrics,
+    recall_vs_exact,
 )
+from mlbench.metrics.score import score
 
-__all__ = ["BIAS_CUTOFFS", "DEFAULT_METRICS", "Metric", "compute", "default_metric", "metric", "pad_ranks",
-           "parse_metrics", "per_query_from_top", "rank_distance", "ranks_from_top"]
+__all__ = ["BIAS_CUTOFFS", "DEFAULT_METRICS", "Metric", "OWN_LANG_EXPECTED", "RANK_DISTANCE", "compute", "metric",
+           "own_lang", "own_lang_cutoff", "parse_metrics", "rank_distance", "recall_vs_exact", "score"]

@@ -28,6 +28,25 @@ from mlbench.errors import MlbenchError
 
 # cut-offs of the language-bias diagnostics in multilingual pools (share of the top c per language)
 BIAS_CUTOFFS = (10, 100)
+# the diagnostics' per-query keys, named here once
+RANK_DISTANCE = "rank_distance"
+OWN_LANG_EXPECTED = "own_lang_expected"
+
+
+def own_lang(cutoff: int) -> str:
+    """The per-query key of the own-language share of the top ``cutoff``."""
+    return f"own_lang@{cutoff}"
+
+
+def recall_vs_exact(k: int) -> str:
+    """The per-query key of an approximate search's recall of exact search's top ``k``."""
+    return f"recall_vs_exact@{k}"
+
+
+def own_lang_cutoff(key: str) -> int | None:
+    """The cut-off of an own-language key (``own_lang@10`` -> 10), else None."""
+    head, sep, tail = key.partition("@")
+    return int(tail) if sep and head == "own_lang" and tail.isdigit() else None
 DEFAULT_METRICS = ("map", "recall@1", "recall@5", "recall@10", "recall@100", "ndcg@10", "mrr@10")
 _NAME = re.compile(r"^(map|map@(\d+)|recall@(\d+)|precision@(\d+)|success@(\d+)|ndcg@(\d+)|mrr@(\d+))$")
 _TREC = re.compile(r"^trec:([A-Za-z][A-Za-z0-9_.]*)$")
@@ -117,22 +136,3 @@ def parse_metrics(names: list[str] | tuple[str, ...] | str | None) -> list[Metri
                                "(mlbench evaluate --trec-measures)")
         out.append(m)
     return out
-
-
-def default_metric(doc: dict) -> str:
-    """The main metric of a result document: the one it records (``task.main_metric``), else, for
-    files written before it was recorded, the task's declared main metric when the task is known,
-    else ``map`` when the run has it, else its first metric."""
-    recorded = doc.get("task", {}).get("main_metric")
-    metrics = list(doc.get("run", {}).get("metrics") or [])
-    if isinstance(recorded, str) and recorded in metrics:
-        return recorded
-    try:
-        from mlbench.task import get_task
-
-        declared = get_task(doc["task"]["name"]).main_metric
-        if declared in metrics:
-            return declared
-    except (MlbenchError, KeyError, TypeError):
-        pass
-    return "map" if "map" in metrics or not metrics else metrics[0]

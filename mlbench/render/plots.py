@@ -1,6 +1,6 @@
 """Plots of one result file (matplotlib, Agg backend, no pyplot state).
 
-Every function takes a result document (the JSON dict of ``read_result(path).doc``) and returns a
+Every function takes a :class:`~mlbench.results.model.Result` and returns a
 :class:`matplotlib.figure.Figure`; a plot the run has no data for raises :class:`PlotUnavailable`
 with the reason (e.g. a mono-only run has no multilingual pool, so no rank distance):
 
@@ -36,8 +36,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from mlbench.files import write_bytes
-from mlbench.metrics import default_metric
 from mlbench.metrics import metric as metric_of
+from mlbench.results.model import Result
 
 PLOT_NAMES = ("heatmap", "rankdist", "ownlang")
 PNG_DPI = 150
@@ -86,13 +86,14 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _title(doc: dict[str, Any], what: str) -> str:
-    return f"{doc['task']['name']} — {doc['model']['name']}: {what}"
+def _title(result: Result, what: str) -> str:
+    return f"{result.task.name} — {result.model.name}: {what}"
 
 
-def _langs(doc: dict[str, Any], present: set[str]) -> list[str]:
+def _langs(result: Result, present: set[str]) -> list[str]:
     """The run's languages in the task's order, restricted to ``present`` (extras sorted last)."""
-    order = [x for x in doc["task"].get("languages", []) if x in present]
+    order = [x for x in [*result.task.languages, *result.task.query_languages] if x in present]
+    order = list(dict.fromkeys(order))
     return order + sorted(present - set(order))
 
 
@@ -148,39 +149,39 @@ def _cmap(name: str) -> Colormap:
     return mpl.colormaps[name].with_extremes(bad=MISSING)
 
 
-def heatmap_values(doc: dict[str, Any], metric: str | None = None) -> tuple[list[str], list[str], np.ndarray, np.ndarray | None]:
+def heatmap_values(result: Result, metric: str | None = None) -> tuple[list[str], list[str], np.ndarray, np.ndarray | None]:
     """(query langs, pool langs, query x pool matrix, multilingual column or None) of ``metric``;
     NaN where the run has no such setting (or the setting has no value). ``metric`` defaults to
     the result's main metric."""
-    metric = metric or default_metric(doc)
-    settings = [s for s in doc["settings"] if s["metrics"].get(metric) is not None]
-    queries = _langs(doc, {s["query_lang"] for s in settings})
-    pools = _langs(doc, {s["pool"] for s in settings if s["pool"] != "*"})
+    metric = metric or result.main_metric
+    settings = [s for s in result.settings if s.metrics.get(metric) is not None]
+    queries = _langs(result, {s.query_lang for s in settings})
+    pools = _langs(result, {s.pool for s in settings if s.pool != "*"})
     grid = np.full((len(queries), len(pools)), np.nan)
     multi = np.full(len(queries), np.nan)
     has_multi = False
     for s in settings:
-        i = queries.index(s["query_lang"])
-        if s["pool"] == "*":
-            multi[i] = s["metrics"][metric]
+        i = queries.index(s.query_lang)
+        if s.pool == "*":
+            multi[i] = s.metrics[metric]
             has_multi = True
         else:
-            grid[i, pools.index(s["pool"])] = s["metrics"][metric]
+            grid[i, pools.index(s.pool)] = s.metrics[metric]
     return queries, pools, grid, multi[:, None] if has_multi else None
 
 
-def heatmap(doc: dict[str, Any], metric: str | None = None, decimals: int = 3) -> Figure:
+def heatmap(result: Result, metric: str | None = None, decimals: int = 3) -> Figure:
     """Query language (rows) x pool language (columns) of ``metric``; the multilingual pool ``*``
     is a separate column. Colours span 0-1 so that figures of two models compare directly."""
-    metric = metric or default_metric(doc)
-    queries, pools, grid, multi = heatmap_values(doc, metric)
+    metric = metric or result.main_metric
+    queries, pools, grid, multi = heatmap_values(result, metric)
     if not queries:
         raise PlotUnavailable(f"no setting of the run has a value for {metric!r}")
     label = metric_of(metric).label
     n_cols = len(pools) + (1 if multi is not None else 0)
     cell = _cell_size(n_cols)
     fontsize = 9 if cell < 0.7 else 10.5
-    kinds = {s["kind"] for s in doc["settings"] if s["metrics"].get(metric) is not None}
+    kinds = {s.kind for s in result.settings if s.metrics.get(metric) is not None}
     with plot_style():
         fig = new_figure(max(6.4, cell * n_cols + 3.0), max(3.6, cell * len(queries) + 2.0))
         cmap, norm = _cmap("viridis"), Normalize(0.0, 1.0)
@@ -205,7 +206,7 @@ def heatmap(doc: dict[str, Any], metric: str | None = None, decimals: int = 3) -
                 star.set_xlabel("pool language:\nall (multi)")
         cbar = fig.colorbar(im, ax=axes, aspect=25, pad=0.03)
         cbar.set_label(f"{label} (0–1)")
-        fig.suptitle(_title(doc, f"{label} per query × pool language"), fontsize=11.5)
+        fig.suptitle(_title(result, f"{label} per query × pool language"), fontsize=11.5)
         notes = []
         if "mono" in kinds:
             notes.append("outlined diagonal: monolingual (de>de)")
@@ -219,15 +220,15 @@ def heatmap(doc: dict[str, Any], metric: str | None = None, decimals: int = 3) -
     return fig
 
 
-def rank_distance(doc: dict[str, Any], top: float | None = None) -> Figure:
+def rank_distance(result: Result, top: float | None = None) -> Figure:
     """Mean rank distance per query language in the multilingual pool, macro mean as a line;
     ``top`` fixes the height of the y axis (two results drawn side by side share one scale)."""
-    rd = doc["aggregates"].get("rank_distance") or {}
+    rd = result.aggregates.rank_distance or {}
     per_lang = {k: v for k, v in (rd.get("query_langs") or {}).items() if v is not None}
     if not per_lang or rd.get("macro") is None:
         raise PlotUnavailable("the run has no multilingual settings (rank distance is measured in the "
                               "multilingual pool de>*)")
-    langs = _langs(doc, set(per_lang))
+    langs = _langs(result, set(per_lang))
     values = [per_lang[x] for x in langs]
     macro = float(rd["macro"])
     with plot_style():
@@ -255,7 +256,7 @@ def rank_distance(doc: dict[str, Any], top: float | None = None) -> Figure:
         ax.set_title("distance between the best- and worst-ranked relevant answer in the multilingual pool\n"
                      "lower = less language bias (0: all parallel answers ranked together)",
                      fontsize=9.5, color="#333333")
-        fig.suptitle(_title(doc, "rank distance per query language"), fontsize=11.5)
+        fig.suptitle(_title(result, "rank distance per query language"), fontsize=11.5)
     return fig
 
 
@@ -263,26 +264,24 @@ def _short(v: float) -> str:
     return f"{v:.1f}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
-def own_language_values(doc: dict[str, Any], cutoff: int = 10) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+def own_language_values(result: Result, cutoff: int = 10) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     """(query langs, retrieved langs, share matrix, expected own share per query lang) at top-``cutoff``."""
-    bias = doc["aggregates"].get("language_bias") or {}
-    top = bias.get(f"top{cutoff}") or {}
-    matrix = top.get("matrix") or {}
+    matrix = result.aggregates.matrix(cutoff)
     if not matrix:
         raise PlotUnavailable(f"the run has no language-bias data at top-{cutoff} (measured in the "
                               "multilingual pool de>*, so the run needs multilingual settings)")
-    rows = _langs(doc, set(matrix))
-    cols = _langs(doc, {p for shares in matrix.values() for p in shares})
+    rows = _langs(result, set(matrix))
+    cols = _langs(result, {p for shares in matrix.values() for p in shares})
     values = np.array([[np.nan if matrix[q].get(p) is None else matrix[q][p] for p in cols] for q in rows])
-    exp = (bias.get("expected_own_share") or {}).get("query_langs") or {}
+    exp = result.aggregates.own_share(cutoff)[1].get("query_langs") or {}
     expected = np.array([np.nan if exp.get(q) is None else exp[q] for q in rows])
     return rows, cols, values, expected
 
 
-def own_language(doc: dict[str, Any], cutoff: int = 10, decimals: int = 2) -> Figure:
+def own_language(result: Result, cutoff: int = 10, decimals: int = 2) -> Figure:
     """Share of each language in the top-``cutoff`` of the multilingual pool, per query language,
     with the own-language share expected from relevance alone in a separate column."""
-    rows, cols, values, expected = own_language_values(doc, cutoff)
+    rows, cols, values, expected = own_language_values(result, cutoff)
     cell = _cell_size(len(cols) + 1)
     fontsize = 9 if cell < 0.7 else 10.5
     with plot_style():
@@ -299,32 +298,32 @@ def own_language(doc: dict[str, Any], cutoff: int = 10, decimals: int = 2) -> Fi
         exp_ax.set_xlabel("expected\nown share")
         cbar = fig.colorbar(im, ax=[ax, exp_ax], aspect=25, pad=0.03)
         cbar.set_label(f"share of the top-{cutoff}")
-        fig.suptitle(_title(doc, f"language of the top-{cutoff} in the multilingual pool"), fontsize=11.5)
+        fig.suptitle(_title(result, f"language of the top-{cutoff} in the multilingual pool"), fontsize=11.5)
         _footnote(fig, "rows sum to 1; outlined diagonal: own-language share; exp.: the own share if the model "
                   "ranked by relevance alone, blind to language")
     return fig
 
 
-BUILDERS: dict[str, Callable[[dict[str, Any], str | None, float | None], Figure]] = {
-    "heatmap": lambda doc, metric, top: heatmap(doc, metric),
-    "rankdist": lambda doc, metric, top: rank_distance(doc, top),
-    "ownlang": lambda doc, metric, top: own_language(doc),
+BUILDERS: dict[str, Callable[[Result, str | None, float | None], Figure]] = {
+    "heatmap": lambda result, metric, top: heatmap(result, metric),
+    "rankdist": lambda result, metric, top: rank_distance(result, top),
+    "ownlang": lambda result, metric, top: own_language(result),
 }
 
 
-def rank_distance_top(docs: list[dict[str, Any]]) -> float | None:
-    """The y-axis height that holds the rank-distance bars of every result in ``docs``."""
+def rank_distance_top(results: list[Result]) -> float | None:
+    """The y-axis height that holds the rank-distance bars of every result in ``results``."""
     tops = [max([v for v in (rd.get("query_langs") or {}).values() if v is not None] + [rd.get("macro") or 0.0])
-            for rd in ((d["aggregates"].get("rank_distance") or {}) for d in docs) if rd]
+            for rd in ((r.aggregates.rank_distance or {}) for r in results) if rd]
     return max(tops) * 1.15 if tops and max(tops) > 0 else None
 
 
-def all_plots(doc: dict[str, Any], metric: str | None = None, rank_top: float | None = None) -> list[Plot]:
+def all_plots(result: Result, metric: str | None = None, rank_top: float | None = None) -> list[Plot]:
     """The three plots of a result, in :data:`PLOT_NAMES` order; unavailable ones carry the reason."""
     out = []
     for name in PLOT_NAMES:
         try:
-            out.append(Plot(name, BUILDERS[name](doc, metric, rank_top)))
+            out.append(Plot(name, BUILDERS[name](result, metric, rank_top)))
         except PlotUnavailable as exc:
             out.append(Plot(name, None, str(exc)))
     return out
@@ -348,12 +347,12 @@ def save(fig: Figure, stem: Path | str) -> tuple[Path, Path]:
     return paths
 
 
-def write_plots(doc: dict[str, Any], out_dir: Path, metric: str | None = None,
+def write_plots(result: Result, out_dir: Path, metric: str | None = None,
                 stem: str = "") -> list[tuple[Plot, tuple[Path, Path] | None]]:
     """Write every available plot as ``{out_dir}/{stem}.{name}.png`` and ``.svg`` (``stem``: the
     result file's name without ``.json``, so that plots of several results share a folder)."""
     written = []
-    for plot in all_plots(doc, metric):
+    for plot in all_plots(result, metric):
         name = f"{stem}.{plot.name}" if stem else plot.name
         written.append((plot, save(plot.figure, Path(out_dir) / name) if plot.figure is not None else None))
     return written

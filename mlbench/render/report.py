@@ -22,7 +22,9 @@ from mlbench.metrics.measures import READINGS
 from mlbench.render.formats import MISSING
 from mlbench.render.formats import num as fmt_num
 from mlbench.render.html import Markup, esc, html_page, html_table
-from mlbench.results.files import LoadedResult, check_report_fields, kinds_in, require_same_task
+from mlbench.metrics import OWN_LANG_EXPECTED, RANK_DISTANCE, own_lang
+from mlbench.results.files import require_same_task
+from mlbench.results.model import Result
 
 # plots are shown at 88 CSS px per figure inch (two 6.4-inch figures side by side on a 1280-px
 # window); the embedded PNG has 150 dpi, so it stays sharp on high-density screens
@@ -33,34 +35,30 @@ def _rd(v: float | None) -> str:
     return fmt_num(v, 1)
 
 
-def _own(doc: dict[str, Any], cutoff: int = 10) -> tuple[dict[str, Any], dict[str, Any]]:
-    bias = doc["aggregates"].get("language_bias") or {}
-    return (bias.get(f"top{cutoff}") or {}).get("own_share") or {}, bias.get("expected_own_share") or {}
-
-
-def summary_table(doc: dict[str, Any], metric: str) -> Markup:
+def summary_table(result: Result, metric: str) -> Markup:
     """Per query language and macro: the metric per kind, rank distance, own-language share@10 and
     the share expected from relevance alone (the columns the run has)."""
-    agg = doc["aggregates"]
-    kinds = kinds_in(doc)
-    rd = agg.get("rank_distance")
-    own, expected = _own(doc)
+    agg = result.aggregates
+    kinds = result.kinds
+    rd = agg.rank_distance
+    own, expected = agg.own_share(10)
     headers = ["query language"] + [f"{k} {metric_of(metric).label}" for k in kinds]
     if rd:
         headers.append("rank distance ↓")
     if own:
         headers += ["own-language share@10", "expected own share"]
-    langs = [x for x in doc["task"]["languages"] if any(x in agg["query_langs"].get(k, {}) for k in kinds)]
+    langs = [x for x in dict.fromkeys([*result.task.languages, *result.task.query_languages])
+             if any(x in agg.query_langs.get(k, {}) for k in kinds)]
     rows, classes = [], []
     for lang in langs:
-        row: list[Any] = [lang] + [fmt_num(agg["query_langs"].get(k, {}).get(lang, {}).get(metric)) for k in kinds]
+        row: list[Any] = [lang] + [fmt_num(agg.query_langs.get(k, {}).get(lang, {}).get(metric)) for k in kinds]
         if rd:
             row.append(_rd(rd["query_langs"].get(lang)))
         if own:
             row += [fmt_num(own["query_langs"].get(lang)), fmt_num(expected.get("query_langs", {}).get(lang))]
         rows.append(row)
         classes.append(None)
-    row = ["macro"] + [fmt_num(agg["kinds"][k].get(metric)) for k in kinds]
+    row = ["macro"] + [fmt_num(agg.kinds[k].get(metric)) for k in kinds]
     if rd:
         row.append(_rd(rd.get("macro")))
     if own:
@@ -71,23 +69,23 @@ def summary_table(doc: dict[str, Any], metric: str) -> Markup:
                "per query language: mean of that language's settings.")
     if rd:
         caption += " Rank distance: multilingual pool, lower = less language bias."
-    if "multi_micro" in agg and agg["multi_micro"].get(metric) is not None:
+    if agg.multi_micro is not None and agg.multi_micro.get(metric) is not None:
         caption += (f" LAReQA micro {metric_of(metric).label} over all questions of the multilingual pool: "
-                    f"{fmt_num(agg['multi_micro'][metric])}.")
+                    f"{fmt_num(agg.multi_micro[metric])}.")
     return html_table(headers, rows, caption=caption, row_classes=classes, table_id="summary")
 
 
-def aggregate_values(doc: dict[str, Any], metric: str) -> list[tuple[str, float | None, str]]:
+def aggregate_values(result: Result, metric: str) -> list[tuple[str, float | None, str]]:
     """(label, value, better) for every aggregate of a result: per kind, micro, rank distance, shares."""
-    agg = doc["aggregates"]
+    agg = result.aggregates
     out: list[tuple[str, float | None, str]] = []
-    for k in kinds_in(doc):
-        out.append((f"mean({k}) {metric_of(metric).label}", agg["kinds"][k].get(metric), "higher"))
-    if "multi_micro" in agg:
-        out.append((f"micro(multi) {metric_of(metric).label}", agg["multi_micro"].get(metric), "higher"))
-    if agg.get("rank_distance"):
-        out.append(("rank distance", agg["rank_distance"].get("macro"), "lower"))
-    bias = agg.get("language_bias") or {}
+    for k in result.kinds:
+        out.append((f"mean({k}) {metric_of(metric).label}", agg.kinds[k].get(metric), "higher"))
+    if agg.multi_micro is not None:
+        out.append((f"micro(multi) {metric_of(metric).label}", agg.multi_micro.get(metric), "higher"))
+    if agg.rank_distance:
+        out.append(("rank distance", agg.rank_distance.get("macro"), "lower"))
+    bias = agg.language_bias or {}
     for key in sorted((k for k in bias if k.startswith("top")), key=lambda k: int(k[3:]) if k[3:].isdigit() else 0):
         out.append((f"own-language share@{key[3:]}", bias[key]["own_share"].get("macro"), "expected"))
     if "expected_own_share" in bias:
@@ -95,44 +93,44 @@ def aggregate_values(doc: dict[str, Any], metric: str) -> list[tuple[str, float 
     return out
 
 
-def side_by_side(a: LoadedResult, b: LoadedResult, metric: str) -> Markup:
+def side_by_side(a: Result, b: Result, metric: str) -> Markup:
     """Aggregates of A (baseline) and B next to each other, with B - A."""
-    va = {label: v for label, v, _ in aggregate_values(a.doc, metric)}
+    va = {label: v for label, v, _ in aggregate_values(a, metric)}
     rows = []
-    for label, vb, better in aggregate_values(b.doc, metric):
+    for label, vb, better in aggregate_values(b, metric):
         x = va.get(label)
         decimals = 1 if label == "rank distance" else 4
         delta = None if x is None or vb is None else vb - x
         note = READINGS.get(better, better)
         rows.append([label, fmt_num(x, decimals), fmt_num(vb, decimals),
                      MISSING if delta is None else f"{delta:+.{decimals}f}", note])
-    headers = ["aggregate", f"A: {a.doc['model']['name']}", f"B: {b.doc['model']['name']}", "Δ B − A", "reading"]
+    headers = ["aggregate", f"A: {a.model.name}", f"B: {b.model.name}", "Δ B − A", "reading"]
     return html_table(headers, rows, table_id="side-by-side",
                       caption="Point values from the two result files; significance is in the comparison below.")
 
 
-def side_by_side_langs(a: LoadedResult, b: LoadedResult, metric: str) -> Markup:
+def side_by_side_langs(a: Result, b: Result, metric: str) -> Markup:
     """Per query language: each kind's metric and the rank distance of A and B."""
-    kinds = [k for k in kinds_in(b.doc) if k in kinds_in(a.doc)]
-    has_rd = bool(a.doc["aggregates"].get("rank_distance") and b.doc["aggregates"].get("rank_distance"))
+    kinds = [k for k in b.kinds if k in a.kinds]
+    has_rd = bool(a.aggregates.rank_distance and b.aggregates.rank_distance)
     headers = ["query language"]
     for k in kinds:
         headers += [f"{k} A", f"{k} B"]
     if has_rd:
         headers += ["rank dist. A", "rank dist. B"]
-    own_a, own_b = _own(a.doc)[0], _own(b.doc)[0]
+    own_a, own_b = a.aggregates.own_share(10)[0], b.aggregates.own_share(10)[0]
     has_own = bool(own_a and own_b)
     if has_own:
         headers += ["own@10 A", "own@10 B"]
     rows = []
-    qa, qb = a.doc["aggregates"]["query_langs"], b.doc["aggregates"]["query_langs"]
-    for lang in b.doc["task"]["languages"]:
+    qa, qb = a.aggregates.query_langs, b.aggregates.query_langs
+    for lang in dict.fromkeys([*b.task.languages, *b.task.query_languages]):
         row: list[Any] = [lang]
         for k in kinds:
             row += [fmt_num(qa.get(k, {}).get(lang, {}).get(metric)), fmt_num(qb.get(k, {}).get(lang, {}).get(metric))]
         if has_rd:
-            row += [_rd(a.doc["aggregates"]["rank_distance"]["query_langs"].get(lang)),
-                    _rd(b.doc["aggregates"]["rank_distance"]["query_langs"].get(lang))]
+            row += [_rd(a.aggregates.rank_distance["query_langs"].get(lang)),
+                    _rd(b.aggregates.rank_distance["query_langs"].get(lang))]
         if has_own:
             row += [fmt_num(own_a["query_langs"].get(lang)), fmt_num(own_b["query_langs"].get(lang))]
         rows.append(row)
@@ -142,16 +140,15 @@ def side_by_side_langs(a: LoadedResult, b: LoadedResult, metric: str) -> Markup:
                               "share in the table above).")
 
 
-def settings_table(doc: dict[str, Any], table_id: str | None = "settings-table") -> Markup:
+def settings_table(result: Result, table_id: str | None = "settings-table") -> Markup:
     """Every setting with every metric of the run."""
-    metrics = list(doc["run"]["metrics"])
-    extra = [m for m in ("rank_distance", "own_lang@10", "own_lang_expected")
-             if any(m in s["metrics"] for s in doc["settings"])]
+    metrics = result.metrics
+    extra = [m for m in (RANK_DISTANCE, own_lang(10), OWN_LANG_EXPECTED) if any(m in s.metrics for s in result.settings)]
     headers = ["setting", "kind", "queries", "left out"] + metrics + extra
     rows = []
-    for s in doc["settings"]:
-        rows.append([s["id"], s["kind"], s["n_queries"], s.get("n_left_out")]
-                    + [fmt_num(s["metrics"].get(m), 1 if m == "rank_distance" else 4) for m in metrics + extra])
+    for s in result.settings:
+        rows.append([s.id, s.kind, s.n_queries, s.n_left_out]
+                    + [fmt_num(s.metrics.get(m), 1 if m == RANK_DISTANCE else 4) for m in metrics + extra])
     return html_table(headers, rows, table_id=table_id)
 
 
@@ -181,64 +178,64 @@ def _join(v: Any) -> str:
     return ", ".join(str(x) for x in v) if isinstance(v, list) else ("" if v is None else str(v))
 
 
-def _slice(task: dict[str, Any]) -> str:
-    subset = _dict(task.get("subset"))
+def _slice(result: Result) -> str:
+    subset = _dict(result.task.subset)
     if not subset:
         return "full task"
     return "; ".join(f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}"
                      for k, v in subset.items() if v is not None)
 
 
-def key_facts(results: Sequence[tuple[str, LoadedResult]]) -> Markup:
+def key_facts(results: Sequence[tuple[str, Result]]) -> Markup:
     """The header's table: model, task, languages, slice, command, date; one column per result."""
-    headers = ["", *(f"{label}{r.doc['model']['name']}" if label else "" for label, r in results)]
+    headers = ["", *(f"{label}{r.model.name}" if label else "" for label, r in results)]
     if len(results) == 1:
         headers = ["", "value"]
     fields = [
-        ("model", lambda d: d["model"]["name"]),
-        ("task", lambda d: f"{d['task']['name']} {d['task'].get('version', '')}"),
-        ("languages", lambda d: " ".join(d["task"]["languages"])),
-        ("slice", lambda d: _slice(d["task"])),
-        ("settings", lambda d: f"{len(d['settings'])} ({', '.join(kinds_in(d))})"),
-        ("command", lambda d: _code(d["run"].get("command"))),
-        ("created", lambda d: f"{d.get('created', MISSING)} with mlbench {d.get('mlbench_version', MISSING)}"),
+        ("model", lambda r: r.model.name),
+        ("task", lambda r: f"{r.task.name} {r.task.version or ''}"),
+        ("languages", lambda r: " ".join(r.task.languages)),
+        ("slice", _slice),
+        ("settings", lambda r: f"{len(r.settings)} ({', '.join(r.kinds)})"),
+        ("command", lambda r: _code(r.run.command)),
+        ("created", lambda r: f"{r.created or MISSING} with mlbench {r.mlbench_version or MISSING}"),
     ]
-    rows = [[name, *(get(r.doc) for _, r in results)] for name, get in fields]
+    rows = [[name, *(get(r) for _, r in results)] for name, get in fields]
     return html_table(headers, rows, numeric=[False] * len(headers), table_id="facts")
 
 
-def provenance(result: LoadedResult, label: str = "") -> Markup:
+def provenance(result: Result, label: str = "") -> Markup:
     """Where the numbers come from: file, task and data checksums, model and encoder, run, versions."""
-    doc = result.doc
-    task, model, run, env = doc["task"], doc["model"], doc["run"], doc["environment"]
-    enc = _dict(run.get("encoding"))
+    task, model, run, env = result.task, result.model, result.run, result.environment
+    enc = _dict(run.encoding)
+    side = result.per_query_file
     rows: list[list[Any]] = [
-        ["result file", _code(result.path)],
-        ["written by", f"mlbench {doc.get('mlbench_version', MISSING)} (schema {doc['schema']})"],
-        ["task", f"{task['name']} {task.get('version', '')} (format {task.get('format', MISSING)})"],
-        ["data source", _code(task.get("source"))],
-        ["model spec", model.get("spec")],
-        ["kinds", _join(run.get("kinds"))],
-        ["metrics", _join(run.get("metrics"))],
-        ["candidate text", run.get("candidate_text")],
-        ["tie rule", run.get("tie_rule")],
+        ["result file", _code(result.where)],
+        ["written by", f"mlbench {result.mlbench_version or MISSING} (schema {result.schema})"],
+        ["task", f"{task.name} {task.version or ''} (format {task.format or MISSING})"],
+        ["data source", _code(task.source)],
+        ["model spec", model.spec],
+        ["kinds", _join(run.kinds)],
+        ["metrics", _join(run.metrics)],
+        ["candidate text", run.candidate_text],
+        ["tie rule", run.tie_rule],
         ["encoding", ", ".join(f"{k} {enc[k]}" for k in ("unique_texts", "encoded", "from_cache") if k in enc)
          or "no encoding (lexical model)"],
-        ["timings (s)", ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in _dict(run.get("timings_s")).items())],
+        ["timings (s)", ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in _dict(run.timings_s).items())],
         ["python / platform", f"{env.get('python', MISSING)} / {env.get('platform', MISSING)}"],
         ["device", env.get("device")],
-        ["per-query sidecar", Markup(f"{_code(doc['per_query']['file'])} sha256 {_code(doc['per_query']['sha256'])}")],
+        ["per-query sidecar", Markup(f"{_code(side.file if side else None)} sha256 {_code(side.sha256 if side else None)}")],
     ]
-    for k, v in _dict(model.get("metadata")).items():
+    for k, v in _dict(model.metadata).items():
         rows.append([f"checkpoint {k}", v])
-    parts = [f"<h3>{esc(label)}{esc(model['name'])}</h3>" if label else "",
+    parts = [f"<h3>{esc(label)}{esc(model.name)}</h3>" if label else "",
              html_table(["field", "value"], rows, numeric=[False, False], table_class="provenance")]
-    encoder = _flatten(_dict(model.get("encoder")))
+    encoder = _flatten(_dict(model.encoder))
     if encoder:
         parts.append("<details><summary>encoder</summary>"
                      + html_table(["field", "value"], [[k, _code(v)] for k, v in encoder], numeric=[False, False])
                      + "</details>")
-    data = _dict(task.get("data"))
+    data = _dict(task.data)
     if data:
         parts.append("<details><summary>data checksums</summary>"
                      + html_table(["language", "origin", "sha256"],
@@ -276,19 +273,19 @@ def _img(fig) -> Markup:
     return Markup(f'<img src="data:image/png;base64,{data}" width="{width}" alt="{esc(alt)}">')
 
 
-def plots_section(results: Sequence[tuple[str, LoadedResult]], metric: str) -> Markup:
+def plots_section(results: Sequence[tuple[str, Result]], metric: str) -> Markup:
     """Each plot for each result (stacked, each at its natural size); unavailable ones say why."""
     from mlbench.render.plots import PLOT_NAMES, all_plots, rank_distance_top
 
-    top = rank_distance_top([r.doc for _, r in results]) if len(results) > 1 else None  # one scale for A and B
-    per_result = [(label, r, {p.name: p for p in all_plots(r.doc, metric, top)}) for label, r in results]
+    top = rank_distance_top([r for _, r in results]) if len(results) > 1 else None  # one scale for A and B
+    per_result = [(label, r, {p.name: p for p in all_plots(r, metric, top)}) for label, r in results]
     out = []
     for name in PLOT_NAMES:
         out.append(f'<h3 id="plot-{name}">{esc(PLOT_TITLES[name])}</h3>')
         out.append('<div class="plots">')
         for label, r, plots in per_result:
             plot = plots[name]
-            who = f"{label}{r.doc['model']['name']}"
+            who = f"{label}{r.model.name}"
             if plot.figure is None:
                 out.append(f'<p class="skipped">{esc(who)}: plot left out — {esc(plot.reason)}.</p>')
                 continue
@@ -325,7 +322,7 @@ def comparison_section(rep) -> Markup:
     return Markup("\n".join(out))
 
 
-def build_report(result: LoadedResult, against: LoadedResult | None = None, metric: str | None = None, *,
+def build_report(result: Result, against: Result | None = None, metric: str | None = None, *,
                  test: str = "randomization", correction: str = "holm", alpha: float = 0.05,
                  permutations: int | None = None, seed: int | None = 0, family: str = "all") -> str:
     """The report page of ``result``; with ``against`` (the baseline A, ``result`` being B) the paired
@@ -333,21 +330,20 @@ def build_report(result: LoadedResult, against: LoadedResult | None = None, metr
     :func:`mlbench.analysis.compare.compare`) and the aggregates side by side. ``metric`` defaults to
     the result's main metric."""
     metric = metric or result.main_metric
-    check_report_fields(result, metric)
+    result.require_metric(metric)
     if against is not None:
-        check_report_fields(against, metric)
+        against.require_metric(metric)
         require_same_task(result, against, "--against needs a result of the same task and version")
-    doc = result.doc
-    title = f"{doc['task']['name']} — {doc['model']['name']}"
+    title = f"{result.task.name} — {result.model.name}"
     pairs = [("", result)] if against is None else [("A: ", against), ("B: ", result)]
     if against is not None:
-        title += f" vs {against.doc['model']['name']}"
+        title += f" vs {against.model.name}"
     sub = f"mlbench report · metric {metric_of(metric).label}"
     if against is not None:
         sub += " · B = this result, A = the baseline (--against); deltas are B − A"
     body = [f"<header><h1>{esc(title)}</h1>", f'<p class="sub">{esc(sub)}</p>', key_facts(pairs), "</header>"]
     if against is None:
-        body += ['<h2 id="sec-summary">Summary</h2>', summary_table(doc, metric)]
+        body += ['<h2 id="sec-summary">Summary</h2>', summary_table(result, metric)]
     else:
         from mlbench.analysis.compare import compare
 
@@ -362,14 +358,14 @@ def build_report(result: LoadedResult, against: LoadedResult | None = None, metr
                 if against is not None else provenance(result))
     body.append('<h2 id="sec-settings">Settings</h2>')
     for label, r in pairs:
-        who = f" — {label}{r.doc['model']['name']}" if label else ""
-        table = settings_table(r.doc, table_id="settings-" + (label[:1].lower() or "r"))
-        body.append(f"<details><summary>all {len(r.doc['settings'])} settings, every metric{esc(who)}</summary>"
+        who = f" — {label}{r.model.name}" if label else ""
+        table = settings_table(r, table_id="settings-" + (label[:1].lower() or "r"))
+        body.append(f"<details><summary>all {len(r.settings)} settings, every metric{esc(who)}</summary>"
                     f"{table}</details>")
     return html_page(title, "\n".join(str(x) for x in body))
 
 
-def write_report(path: Path, result: LoadedResult, against: LoadedResult | None = None, metric: str | None = None,
+def write_report(path: Path, result: Result, against: Result | None = None, metric: str | None = None,
                  **options: Any) -> Path:
     """:func:`build_report` written atomically to ``path``."""
     page = build_report(result, against, metric, **options)

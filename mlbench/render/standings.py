@@ -3,6 +3,8 @@ terminal or a log, markdown, a static HTML page, and the generated ``leaderboard
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from html import escape
 
 from mlbench.analysis.leaderboard import Board, Rank, Standing, standings
@@ -107,16 +109,17 @@ def readme(board: Board) -> str:
         lines += [f"## {title(st)}", "", markdown_table(st), "", f"Significance: {st.procedure()}.", ""]
     lines += ["## Entries", "", "| task | model | file | notes |", "|---|---|---|---|"]
     for e in sorted(board.entries, key=lambda e: (e.task, e.model)):
-        lines.append(f"| {e.task} | {_md_escape(e.model)} | [{e.result.path.name}]({e.result.path.name}) | "
+        name = Path(e.result.where).name
+        lines.append(f"| {e.task} | {_md_escape(e.model)} | [{name}]({name}) | "
                      f"{_md_escape(e.note)} |")
     lines += ["", "## How each entry was made", ""]
     for e in sorted(board.entries, key=lambda e: (e.task, e.model)):
-        doc = e.result.doc
-        env = doc["environment"].get("packages", {})
-        lines += [f"- `{e.result.path.name}` (mlbench {doc.get('mlbench_version')}, numpy {env.get('numpy', '?')}, "
-                  f"{doc['environment'].get('device', '?')}):", "",
+        r = e.result
+        env = r.environment.get("packages", {})
+        lines += [f"- `{Path(r.where).name}` (mlbench {r.mlbench_version}, numpy {env.get('numpy', '?')}, "
+                  f"{r.environment.get('device', '?')}):", "",
                   "  ```", *([f"  {e.checkpoint}"] if e.checkpoint else []),
-                  f"  {doc['run'].get('command') or '(no command recorded)'}", "  ```", ""]
+                  f"  {r.run.command or '(no command recorded)'}", "  ```", ""]
     lines += ["Offline, MLQA-R reads a local copy of the LAReQA files: "
               "`MLBENCH_DATA_DIR=../shared/data/lareqa` (see docs/tasks.md); online it is downloaded from the "
               "pinned commit and checked against its sha256.", ""]

@@ -13,7 +13,7 @@ from mlbench.metrics import metric as metric_of
 from mlbench.render.formats import num
 from mlbench.render.plots import new_figure, plot_style, save
 from mlbench.render.tables import Column, TextTable
-from mlbench.results.aggregate import HEADLINE
+from mlbench.results.model import HEADLINE
 
 # headline key -> (file name part, axis label template, digits)
 FIGURES = {"mono": ("mono", "mono {label}", 4), "cross": ("cross", "cross {label}", 4),

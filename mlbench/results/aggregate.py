@@ -21,28 +21,31 @@ from typing import Any
 
 import numpy as np
 
-from mlbench.retrieval.base import SettingResult
+from mlbench.metrics import OWN_LANG_EXPECTED, RANK_DISTANCE, own_lang
+from mlbench.results.values import SettingValues
 
 
 def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
-def _bias(multi: Sequence[SettingResult]) -> dict[str, Any]:
+def _bias(multi: Sequence[SettingValues]) -> dict[str, Any]:
     """Own-language share of the top-c against the share relevance alone would give, per query
     language and macro-averaged, and the query-language x pool-language mix of the top-c."""
     out: dict[str, Any] = {}
     cutoffs = sorted({c for r in multi for c in r.lang_share})
-    expected = {r.setting.query_lang: _mean(r.per_query["own_lang_expected"].tolist()) for r in multi}
+    expected = {r.setting.query_lang: _mean(r.per_query[OWN_LANG_EXPECTED].tolist()) for r in multi
+                if OWN_LANG_EXPECTED in r.per_query}
     for c in cutoffs:
-        own = {r.setting.query_lang: _mean(r.per_query[f"own_lang@{c}"].tolist()) for r in multi}
+        own = {r.setting.query_lang: _mean(r.per_query[own_lang(c)].tolist()) for r in multi
+               if own_lang(c) in r.per_query}
         out[f"top{c}"] = {"own_share": {"macro": _mean(list(own.values())), "query_langs": own},
                           "matrix": {r.setting.query_lang: r.lang_share[c] for r in multi}}
     out["expected_own_share"] = {"macro": _mean(list(expected.values())), "query_langs": expected}
     return out
 
 
-def aggregate(results: Sequence[SettingResult], metrics: Sequence[str], micro: bool = True) -> dict[str, Any]:
+def aggregate(results: Sequence[SettingValues], metrics: Sequence[str], micro: bool = True) -> dict[str, Any]:
     settings = {}
     for r in results:
         settings[r.setting.id] = {m: _mean(v) for m, v in r.per_query.items()}
@@ -61,24 +64,8 @@ def aggregate(results: Sequence[SettingResult], metrics: Sequence[str], micro: b
     if multi:
         if micro:
             out["multi_micro"] = {m: _mean(np.concatenate([r.per_query[m] for r in multi]).tolist()) for m in metrics}
-        if all("rank_distance" in r.per_query for r in multi):
-            per_lang = {r.setting.query_lang: _mean(r.per_query["rank_distance"].tolist()) for r in multi}
+        if all(RANK_DISTANCE in r.per_query for r in multi):
+            per_lang = {r.setting.query_lang: _mean(r.per_query[RANK_DISTANCE].tolist()) for r in multi}
             out["rank_distance"] = {"macro": _mean(list(per_lang.values())), "query_langs": per_lang}
         out["language_bias"] = _bias(multi)
     return out
-
-
-HEADLINE = ("mono", "cross", "multi", "rank_distance", "own@10")
-
-
-def headline(doc: dict[str, Any], metric: str) -> dict[str, float | None]:
-    """The figures a row of a leaderboard or a sweep shows: ``metric`` per kind (mono, cross,
-    multi), the macro rank distance and the macro own-language share of the top 10; None where
-    the result has no such figure."""
-    agg = doc["aggregates"]
-    out: dict[str, float | None] = {k: agg.get("kinds", {}).get(k, {}).get(metric) for k in HEADLINE[:3]}
-    rd = agg.get("rank_distance")
-    out["rank_distance"] = rd.get("macro") if rd else None
-    out["own@10"] = agg.get("language_bias", {}).get("top10", {}).get("own_share", {}).get("macro")
-    return out
-

@@ -11,19 +11,20 @@ A backend is chosen per task (``--backend``; ``auto`` by the data):
   corpora, keeping the top ``depth`` per query; cut-off metrics up to the depth are exact, metrics
   that need the full ranking are refused. The default for streamed pools (MIRACL).
 
-Both follow the tie rule of :mod:`mlbench.retrieval.ties` and return the same
-:class:`SettingResult` per setting: per-query values of every metric, the multilingual
-diagnostics (own-language share of the top, and with a full ranking the rank distance) and, when a
-run export was asked for, the top of each ranking.
+Both follow the tie rule of :mod:`mlbench.runs.ties`, find the judged ranks of each query
+(:class:`mlbench.runs.JudgedRanks`) and score them with the one scorer
+(:func:`mlbench.results.values.scored`), so they return the same
+:class:`~mlbench.results.values.SettingValues` per setting: per-query values of every metric, the
+multilingual diagnostics (own-language share of the top, and with a full ranking the rank
+distance) and, when rankings are kept, each setting's :class:`~mlbench.runs.Run` and its
+:class:`~mlbench.runs.Qrels`. Which backend a task gets is :func:`mlbench.retrieval.choose.choose`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
-
-import numpy as np
 
 from mlbench.data.model import TaskData
 from mlbench.embedding.embed import Embeddings
@@ -31,6 +32,7 @@ from mlbench.encoders.base import Encoder, PoolScorer
 from mlbench.errors import MlbenchError
 from mlbench.metrics import Metric
 from mlbench.options import OptionGroup
+from mlbench.results.values import SettingValues
 from mlbench.task import Setting
 
 BACKENDS = ("auto", "exact", "topk")
@@ -40,26 +42,15 @@ FULL_DEPTH = 1 << 40  # a kept ranking of every candidate (--keep-rankings full)
 
 
 @dataclass
-class SettingResult:
-    setting: Setting
-    query_ids: list[str]
-    groups: list[str]  # each query's group (the paired unit across settings and runs)
-    n_left_out: int
-    per_query: dict[str, np.ndarray]  # metric -> values; multilingual settings add the diagnostics
-    top_ids: np.ndarray | None = None  # (queries, depth) candidate ids, when rankings are kept
-    top_scores: np.ndarray | None = None
-    lang_share: dict[int, dict[str, float]] = field(default_factory=dict)  # cutoff -> pool lang -> mean share of the top
-
-
-@dataclass
 class SearchOptions(OptionGroup):
     backend: str = "auto"
     index: str = "exact"  # topk: exact | ivf[:nlist=..,nprobe=..] | hnsw[:M=..,efConstruction=..,efSearch=..]
     depth: int = 100  # topk: passages kept per query
     chunk_rows: int | None = None  # exact: query rows scored at once (default: SCORE_CHUNK_BYTES of scores)
 
+    # chunk_rows is an API setting (RunConfig.search.chunk_rows): no command has a flag for it
     FLAGS: ClassVar[dict[str, str]] = {"backend": "--backend", "index": "--index", "depth": "--depth",
-                                       "chunk_rows": "--chunk-rows"}
+                                       "chunk_rows": "search.chunk_rows"}
     APPLIES_TO: ClassVar[str] = "retrieval"
 
     def check(self) -> None:
@@ -68,7 +59,7 @@ class SearchOptions(OptionGroup):
         if self.depth <= 0:
             raise MlbenchError(f"--depth must be positive, got {self.depth}")
         if self.chunk_rows is not None and self.chunk_rows <= 0:
-            raise MlbenchError(f"--chunk-rows must be positive, got {self.chunk_rows}")
+            raise MlbenchError(f"{self.FLAGS['chunk_rows']} must be positive, got {self.chunk_rows}")
         from mlbench.retrieval.search import parse_index
 
         parse_index(self.index)
@@ -89,7 +80,7 @@ class Job:
 
 @dataclass
 class Retrieved:
-    results: list[SettingResult]
+    results: list[SettingValues]
     info: dict[str, Any]  # the result's run.search
     timings: dict[str, float]  # seconds, by step
 
@@ -105,20 +96,3 @@ class Backend(Protocol):
         """The data in the form this backend reads (e.g. a streamed pool read into memory)."""
 
     def run(self, job: Job, progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Retrieved: ...
-
-
-def choose(options: SearchOptions, in_memory: bool) -> Backend:
-    """The backend of a task: the one asked for, or by where its candidates live."""
-    from mlbench.retrieval.exact import ExactBackend
-    from mlbench.retrieval.topk import TopkBackend
-
-    name = options.backend if options.backend != "auto" else ("exact" if in_memory else "topk")
-    if name == "exact":
-        used = [flag for flag in options.given() if flag in ("--index", "--depth")]
-        if used:
-            raise MlbenchError(f"{used[0]} applies to the topk backend; this task runs on the exact backend "
-                               "(full ranking in memory; give --backend topk to search with faiss)")
-        return ExactBackend(options.chunk_rows)
-    if "--chunk-rows" in options.given():
-        raise MlbenchError("--chunk-rows applies to the exact backend, not to --backend topk")
-    return TopkBackend(options.index, options.depth)

@@ -18,10 +18,12 @@ import numpy as np
 
 from mlbench.data.model import MemoryCandidates, StreamedCandidates, TaskData
 from mlbench.encoders.base import PoolIndex, PoolScorer
-from mlbench.metrics import BIAS_CUTOFFS, Metric, compute, rank_distance
-from mlbench.retrieval.base import MEMORY_POOL_LIMIT, SCORE_CHUNK_BYTES, Job, Retrieved, SettingResult
+from mlbench.metrics import BIAS_CUTOFFS, Metric
+from mlbench.results.values import SettingValues, scored
+from mlbench.retrieval.base import MEMORY_POOL_LIMIT, SCORE_CHUNK_BYTES, Job, Retrieved
 from mlbench.retrieval.fullrank import beat_counts
-from mlbench.retrieval.ties import id_tiekeys, topk
+from mlbench.runs import JudgedRanks, Run
+from mlbench.runs.ties import id_tiekeys, top_columns
 from mlbench.task import ALL, Setting
 
 
@@ -42,8 +44,8 @@ class DenseScores:
         self._buffer = np.empty(0, dtype=np.float32)
 
     def groups(self, lang: str, settings: list[Setting]) -> list[ScoreGroup]:
-        needed = {p for s in settings for p in s.pool_langs(self.data.languages)}
-        langs = tuple(p for p in self.data.languages if p in needed)
+        needed = {p for s in settings for p in s.pool_langs(self.data.pool_langs)}
+        langs = tuple(p for p in self.data.pool_langs if p in needed)
         if langs not in self._concat:
             self._concat[langs] = np.ascontiguousarray(np.concatenate([self.c[p] for p in langs]))
         cand, q = self._concat[langs], self.q[lang]
@@ -67,7 +69,7 @@ class LexicalScores:
 
     def _index(self, pool: str) -> PoolIndex:
         if pool not in self._indexes:
-            langs = self.data.languages if pool == ALL else (pool,)
+            langs = self.data.pool_langs if pool == ALL else (pool,)
             texts, tlangs = [], []
             for p in langs:
                 t = _memory(self.data, p).texts
@@ -82,7 +84,7 @@ class LexicalScores:
         out = []
         for s in settings:
             index = self._index(s.pool)
-            out.append(ScoreGroup(s.pool_langs(self.data.languages), [s],
+            out.append(ScoreGroup(s.pool_langs(self.data.pool_langs), [s],
                                   lambda rows, index=index: np.asarray(index.score([texts[i] for i in rows], lang),
                                                                        dtype=np.float32)))
         return out
@@ -106,41 +108,45 @@ class _Columns:
     pool_ids: np.ndarray  # ids as in the pool of all languages
     bounds: list[tuple[int, int]]
     tiekey: np.ndarray
-    group_index: dict[str, int]  # every group with a relevant candidate in these columns
-    answers: dict[str, np.ndarray]  # pool lang -> (groups, most answers) columns of each group's relevant candidates
+    judged: dict[str, dict[str, list[tuple[int, int]]]]  # pool lang -> group -> (column, grade > 0)
+    multi: dict[str, list[tuple[int, int]]] | None  # group -> (column, grade > 0): the pool of all judged as one
 
     @classmethod
     def of(cls, data: TaskData, langs: tuple[str, ...]) -> _Columns:
-        offsets, ids, pool_ids, bounds, found = {}, [], [], [], {}
+        offsets, ids, pool_ids, bounds, judged = {}, [], [], [], {}
         for p in langs:
             cands = _memory(data, p)
             offsets[p] = len(ids)
             bounds.append((len(ids), len(ids) + len(cands)))
-            found[p] = {g: [len(ids) + cands.index_of(c) for c in cs] for g, cs in data.langs[p].relevant.items()}
+            judged[p] = {g: [(len(ids) + cands.index_of(c), grade) for c, grade in cs.items() if grade > 0]
+                         for g, cs in data.langs[p].judged.items()}
             ids.extend(cands.ids)
             pool_ids.extend(data.pool_id(p, c) for c in cands.ids)
-        group_index = {g: i for i, g in enumerate(dict.fromkeys(g for p in langs for g in found[p]))}
-        answers = {}
-        for p in langs:
-            table = np.full((len(group_index) + 1, max((len(v) for v in found[p].values()), default=0)), _NONE,
-                            dtype=np.int64)  # the last row: groups without any relevant candidate here
-            for g, cols in found[p].items():
-                table[group_index[g], : len(cols)] = cols
-            answers[p] = table
+        multi = None
+        if data.multi_judged is not None and len(langs) == len(data.pool_langs):
+            where = {pid: i for i, pid in enumerate(pool_ids)}
+            multi = {g: [(where[d], grade) for d, grade in cs.items() if grade > 0 and d in where]
+                     for g, cs in data.multi_judged.items()}
         # tie keys from the ids of the pool of all languages: within one language's block the order is the same
-        return cls(offsets, np.asarray(ids), np.asarray(pool_ids), bounds, id_tiekeys(pool_ids), group_index, answers)
+        return cls(offsets, np.asarray(ids), np.asarray(pool_ids), bounds, id_tiekeys(pool_ids), judged, multi)
 
-    def relevant(self, data: TaskData, qlang: str, groups: list[str]) -> np.ndarray:
-        """(queries, max relevant) columns of each query's relevant candidates, ascending, -1 padded."""
-        missing = len(self.group_index)
-        rows = np.fromiter((self.group_index.get(g, missing) for g in groups), dtype=np.int64, count=len(groups))
-        parts = [self.answers[p][rows] for p in self.offsets if data.parallel or p == qlang]
-        rel = np.concatenate(parts, axis=1) if parts else np.empty((len(groups), 0), dtype=np.int64)
-        rel = rel if rel.shape[1] else np.full((len(groups), 1), _NONE, dtype=np.int64)
-        rel.sort(axis=1)
-        rel[rel == _NONE] = -1
-        keep = max(1, int((rel >= 0).sum(axis=1).max(initial=0)))
-        return np.ascontiguousarray(rel[:, :keep])
+    def relevant(self, data: TaskData, qlang: str, groups: list[str], multi: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """(queries, w) columns of each query's candidates judged above 0, ascending, -1 padded,
+        and their grades: in the answer pools of ``qlang``, or (``multi``) the pool of all judged
+        as one."""
+        pools = [p for p in data.answer_pools(qlang) if p in self.offsets]
+        found = [self.multi.get(g, []) if multi and self.multi is not None else
+                 [x for p in pools for x in self.judged[p].get(g, [])] for g in groups]
+        width = max([1, *(len(f) for f in found)])
+        cols = np.full((len(groups), width), -1, dtype=np.int64)
+        grades = np.zeros((len(groups), width), dtype=np.int64)
+        for i, f in enumerate(found):
+            f = sorted(f)
+            cols[i, : len(f)] = [c for c, _ in f]
+            grades[i, : len(f)] = [g for _, g in f]
+        keep = max(1, int((cols >= 0).sum(axis=1).max(initial=0)))
+        return np.ascontiguousarray(cols[:, :keep]), grades[:, :keep]
 
 
 def score_chunks(n: int, columns: int, chunk_rows: int | None = None) -> list[np.ndarray]:
@@ -151,25 +157,56 @@ def score_chunks(n: int, columns: int, chunk_rows: int | None = None) -> list[np
     return np.array_split(np.arange(n), -(-n // rows)) if n else []
 
 
+@dataclass
+class _Counts:
+    """Beat counts of one set of relevant columns over the chunks of a score group."""
+
+    cols: np.ndarray
+    grades: np.ndarray
+    block: np.ndarray  # each relevant column's block, -1 for padding
+    own: np.ndarray
+    total: np.ndarray
+    top: np.ndarray
+
+    @classmethod
+    def empty(cls, cols: np.ndarray, grades: np.ndarray, starts: np.ndarray, n_levels: int, n_blocks: int) -> _Counts:
+        n, w = cols.shape
+        block = np.where(cols >= 0, np.searchsorted(starts, cols, side="right") - 1, -1)
+        return cls(cols, grades, block, np.zeros((n, w), dtype=np.int64), np.zeros((n, w), dtype=np.int64),
+                   np.zeros((n, n_levels, n_blocks), dtype=np.int64))
+
+    def judged(self, mask: np.ndarray, ranks_all: np.ndarray, keep: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ranks, grades, order) of the kept queries' masked relevant columns, sorted by rank
+        (``order``: the sorting positions, to align anything else with them)."""
+        width = max(1, int(mask.sum(axis=1).max(initial=0)))
+        order = np.argsort(np.where(mask[keep], ranks_all[keep], np.inf), axis=1, kind="stable")[:, :width]
+        ranks = np.take_along_axis(np.where(mask[keep], ranks_all[keep], np.inf), order, axis=1)
+        grades = np.take_along_axis(np.where(mask[keep], self.grades[keep], 0), order, axis=1)
+        return ranks, grades, order
+
+
 def _evaluate_group(data: TaskData, qlang: str, qrows: np.ndarray, group: ScoreGroup, metrics: Sequence[str],
                     chunk_rows: int | None, depth: int, columns: dict[tuple[str, ...], _Columns],
-                    clock: dict[str, float]) -> list[SettingResult]:
+                    clock: dict[str, float]) -> list[SettingValues]:
     """Per-query values of the settings of one score group; ``qrows`` are the evaluated queries of
     ``qlang`` (the score rows, in order). ``clock`` accumulates the seconds spent on scores and ranks."""
     qd = data.langs[qlang].queries
     n = len(qrows)
     q_groups = [qd.groups[i] for i in qrows]
+    q_ids = [qd.ids[i] for i in qrows]
     if group.langs not in columns:
         columns[group.langs] = _Columns.of(data, group.langs)
     cols = columns[group.langs]
     bounds, tiekey = cols.bounds, cols.tiekey
-    rel = cols.relevant(data, qlang, q_groups)
     starts = np.array([b[0] for b in bounds])
-    rel_block = np.where(rel >= 0, np.searchsorted(starts, rel, side="right") - 1, -1)
-    own = np.zeros((n, rel.shape[1]), dtype=np.int64)
-    total = np.zeros((n, rel.shape[1]), dtype=np.int64)
-    levels = BIAS_CUTOFFS if any(s.pool == ALL for s in group.settings) else ()
-    top_counts = np.zeros((n, len(levels), len(bounds)), dtype=np.int64)
+    has_all = any(s.pool == ALL for s in group.settings)
+    levels = BIAS_CUTOFFS if has_all else ()
+    own_multi = has_all and cols.multi is not None  # the pool of all languages has judgements of its own
+    counts = {False: _Counts.empty(*cols.relevant(data, qlang, q_groups), starts, len(levels), len(bounds))}
+    if own_multi:
+        counts[True] = _Counts.empty(*cols.relevant(data, qlang, q_groups, multi=True), starts, len(levels),
+                                     len(bounds))
     col_of = {s: (bounds[group.langs.index(s.pool)] if s.pool != ALL else (0, len(cols.ids))) for s in group.settings}
     tops: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
     top_scores: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
@@ -177,54 +214,55 @@ def _evaluate_group(data: TaskData, qlang: str, qrows: np.ndarray, group: ScoreG
         t0 = time.perf_counter()
         scores = np.ascontiguousarray(group.scores(rows), dtype=np.float32)
         t1 = time.perf_counter()
-        own[rows], total[rows], top_counts[rows] = beat_counts(scores, rel[rows], bounds, tiekey, levels)
+        for multi, c in counts.items():
+            lv = levels if multi == own_multi else ()
+            c.own[rows], c.total[rows], top = beat_counts(scores, c.cols[rows], bounds, tiekey, lv)
+            if lv:
+                c.top[rows] = top
         clock["scores_s"] += t1 - t0
         clock["ranks_s"] += time.perf_counter() - t1
         for s in tops:
             lo, hi = col_of[s]
-            idx = topk(scores[:, lo:hi], depth, tiekey[lo:hi])
+            idx = top_columns(scores[:, lo:hi], depth, tiekey[lo:hi])
             tops[s].append(idx + lo)
             top_scores[s].append(np.take_along_axis(scores[:, lo:hi], idx, axis=1))
-    results = []
+    out = []
     for s in group.settings:
+        c = counts[s.pool == ALL and own_multi]
         if s.pool == ALL:
-            mask = rel >= 0
-            ranks_all = 1 + total
+            mask, ranks_all = c.cols >= 0, 1 + c.total
         else:
-            mask = rel_block == group.langs.index(s.pool)
-            ranks_all = 1 + own
-        n_rel_all = mask.sum(axis=1)
-        keep = np.flatnonzero(n_rel_all)
-        ranks = np.sort(np.where(mask[keep], ranks_all[keep], np.inf), axis=1)[:, : max(1, int(n_rel_all.max(initial=0)))]
-        n_rel = n_rel_all[keep]
-        per_query = {m: compute(m, ranks, n_rel) for m in metrics}
-        res = SettingResult(s, [qd.ids[qrows[i]] for i in keep], [q_groups[i] for i in keep],
-                            len(qd) - len(keep), per_query)
+            mask, ranks_all = c.block == group.langs.index(s.pool), 1 + c.own
+        keep = np.flatnonzero((mask & (c.grades >= data.level)).any(axis=1))
+        ranks, grades, order = c.judged(mask, ranks_all, keep)
+        judged = JudgedRanks(ranks, grades, full=True)
         if s.pool == ALL:
-            per_query["rank_distance"] = rank_distance(ranks, n_rel)
-            own_block = group.langs.index(qlang)
-            for li, c in enumerate(levels):
-                share = top_counts[keep, li, :] / min(c, len(cols.ids))
-                per_query[f"own_lang@{c}"] = share[:, own_block]
-                res.lang_share[c] = {p: float(share[:, b].mean()) if len(keep) else 0.0
-                                     for b, p in enumerate(group.langs)}
-            per_query["own_lang_expected"] = (mask[keep] & (rel_block[keep] == own_block)).sum(axis=1) / n_rel
+            own_block = group.langs.index(qlang) if qlang in group.langs else -1
+            judged.langs = group.langs
+            judged.own = np.take_along_axis(mask[keep] & (c.block[keep] == own_block), order, axis=1)
+            for li, cut in enumerate(levels):
+                judged.top_counts[cut] = c.top[keep, li, :]
+                judged.top_sizes[cut] = min(cut, len(cols.ids))
+        run = qrels = None
         if depth:
-            res.top_ids = (cols.pool_ids if s.pool == ALL else cols.ids)[np.concatenate(tops[s])[keep]]
-            res.top_scores = np.concatenate(top_scores[s])[keep]
-        results.append(res)
-    return results
+            lo, hi = col_of[s]
+            ids = (cols.pool_ids if s.pool == ALL else cols.ids)[np.concatenate(tops[s])[keep]]
+            run = Run([q_ids[i] for i in keep], ids, np.concatenate(top_scores[s])[keep], full=depth >= hi - lo)
+            qrels = data.qrels(s, run.query_ids, [q_groups[i] for i in keep])
+        out.append(scored(s, [q_ids[i] for i in keep], [q_groups[i] for i in keep], len(qd) - len(keep), judged,
+                          metrics, data.level, run, qrels))
+    return out
 
 
 def evaluate(data: TaskData, settings: Sequence[Setting], source: DenseScores | LexicalScores,
              rows: dict[str, np.ndarray], metrics: Sequence[str], chunk_rows: int | None = None,
-             depth: int = 0, clock: dict[str, float] | None = None) -> list[SettingResult]:
+             depth: int = 0, clock: dict[str, float] | None = None) -> list[SettingValues]:
     """Per-query metrics for every setting, in the order given; ``clock`` (if given) gets the
     seconds spent computing scores and ranking (the rest is metrics and bookkeeping)."""
     by_lang: dict[str, list[Setting]] = {}
     for s in settings:
         by_lang.setdefault(s.query_lang, []).append(s)
-    done: dict[Setting, SettingResult] = {}
+    done: dict[Setting, SettingValues] = {}
     columns: dict[tuple[str, ...], _Columns] = {}
     clock = {} if clock is None else clock
     clock.update(scores_s=0.0, ranks_s=0.0)
@@ -260,7 +298,7 @@ class ExactBackend:
             source: DenseScores | LexicalScores = DenseScores(data, job.vectors.queries, job.vectors.candidates)  # type: ignore[arg-type]
             rows = job.vectors.query_rows
         else:
-            rows = {lang: data.evaluated(lang) for lang in data.languages}
+            rows = {lang: data.evaluated(lang) for lang in data.query_langs}
             source = LexicalScores(data, job.model, rows)  # type: ignore[arg-type]
         clock: dict[str, float] = {}
         results = evaluate(data, job.settings, source, rows, job.metrics, self.chunk_rows, job.keep, clock)

@@ -4,7 +4,7 @@ Every metric mlbench reports is a function of where the relevant candidates land
 query and each relevant candidate r we count the candidates that rank before r, in the pool
 columns of the score group (every language a query language searches, one block per language).
 
-Tie rule (:mod:`mlbench.retrieval.ties`): candidate j ranks before r iff s_j > s_r or
+Tie rule (:mod:`mlbench.runs.ties`): candidate j ranks before r iff s_j > s_r or
 (s_j == s_r and tiekey_j > tiekey_r), ``tiekey`` being each column's position in ascending id order.
 
 Only two counts are ever needed per relevant candidate: before it within its own language's block

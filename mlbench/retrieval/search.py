@@ -1,7 +1,7 @@
 """Top-k search with faiss over vector sources (corpus stores, or matrices held in memory),
 under trec_eval's tie rule.
 
-**Tie rule** (as everywhere in mlbench, :mod:`mlbench.retrieval.ties`): passages are ordered by
+**Tie rule** (as everywhere in mlbench, :mod:`mlbench.runs.ties`): passages are ordered by
 score descending, then by doc id descending in byte order. The rule holds at the top-k cut too:
 when passages tie on the k-th score, the ones with the larger ids are kept.
 
@@ -105,7 +105,7 @@ def parse_index(text: str | None) -> IndexSpec:
     return IndexSpec(kind, params)
 
 
-class TopK:
+class RunningTop:
     """The best k (score, doc id) per query so far, under the tie rule. Unfilled slots hold
     -inf and the empty id (real scores are finite, so they always rank below real passages)."""
 
@@ -163,11 +163,11 @@ def _prefixed(ids: np.ndarray, prefix: bytes) -> np.ndarray:
 
 
 def exact_search(queries: np.ndarray, stores: Sequence[tuple[bytes, Source]], k: int,
-                 block_rows: int = DEFAULT_BLOCK_ROWS) -> TopK:
+                 block_rows: int = DEFAULT_BLOCK_ROWS) -> RunningTop:
     """Exact top k of ``queries`` (float32, (n, d)) over the union of the stores; each store's doc
     ids get its prefix (``b""`` for one language, ``b"de/"`` in a multilingual pool)."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
-    top = TopK(len(queries), k)
+    top = RunningTop(len(queries), k)
     for prefix, store in stores:
         for _, ids, vecs in store.blocks(block_rows):
             if len(queries) == 0:
@@ -235,8 +235,8 @@ def _rows(store: Source, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def approx_search(queries: np.ndarray, indexes: Sequence[tuple[bytes, ApproxIndex]], k: int) -> TopK:
-    top = TopK(len(queries), k)
+def approx_search(queries: np.ndarray, indexes: Sequence[tuple[bytes, ApproxIndex]], k: int) -> RunningTop:
+    top = RunningTop(len(queries), k)
     for prefix, index in indexes:
         if len(queries) == 0 or index.store.rows == 0:
             top.seen += index.store.rows

@@ -27,10 +27,12 @@ from mlbench.data.model import MemoryCandidates, TaskData
 from mlbench.embedding.store import MemoryVectors, VectorStore
 from mlbench.encoders.base import Encoder
 from mlbench.errors import MlbenchError
-from mlbench.metrics import BIAS_CUTOFFS, Metric, per_query_from_top
+from mlbench.metrics import BIAS_CUTOFFS, Metric, recall_vs_exact, score
+from mlbench.results.values import SettingValues, scored
 from mlbench.retrieval import search as S
-from mlbench.retrieval.base import FULL_DEPTH, Job, Retrieved, SettingResult
-from mlbench.retrieval.ties import TIE_RULE, id_tiekeys, topk
+from mlbench.retrieval.base import FULL_DEPTH, Job, Retrieved
+from mlbench.runs import JudgedRanks, Qrels, Run
+from mlbench.runs.ties import TIE_RULE, id_tiekeys, top_columns
 from mlbench.task import ALL, Setting
 
 BM25_QUERY_BATCH = 128
@@ -68,7 +70,7 @@ class TopkBackend:
         t0 = time.perf_counter()
         data, depth = job.data, self.depth
         info: dict[str, Any] = {"backend": self.name, "index": self.index.kind, "depth": depth, "tie_rule": TIE_RULE}
-        rows = {lang: data.evaluated(lang) for lang in data.languages}
+        rows = {lang: data.evaluated(lang) for lang in data.query_langs}
         extra: dict[Setting, dict[str, np.ndarray]] = {s: {} for s in job.settings}
         exact_tops: dict[Setting, np.ndarray] = {}
         if job.vectors is not None:
@@ -80,17 +82,12 @@ class TopkBackend:
         results = []
         for s in job.settings:
             scores, ids = tops[s]
-            keep, relevant = kept(data, s, rows[s.query_lang])
-            ids, scores = ids[keep], scores[keep]
-            qd = data.langs[s.query_lang].queries
-            per_query = per_query_from_top(ids, relevant, job.metrics)
-            res = SettingResult(s, [qd.ids[i] for i in rows[s.query_lang][keep]],
-                                [qd.groups[i] for i in rows[s.query_lang][keep]], len(qd) - len(keep), per_query,
-                                top_ids=ids, top_scores=scores)
-            if s.pool == ALL:
-                own, res.lang_share = top_language_shares(data.languages, ids, s, relevant)
-                per_query.update(own)
-            per_query.update({k: v[keep] for k, v in extra[s].items()})
+            keep, run, qrels = kept_run(data, s, rows[s.query_lang], ids, scores)
+            groups = [data.langs[s.query_lang].queries.groups[i] for i in rows[s.query_lang][keep]]
+            kept = run.head(job.keep) if job.keep else None  # rankings kept for the result, as deep as asked
+            res = scored(s, run.query_ids, groups, len(data.langs[s.query_lang].queries) - len(keep),
+                         judged_ranks(data, s, run, qrels), job.metrics, data.level, kept, qrels if kept else None)
+            res.per_query.update({k: v[keep] for k, v in extra[s].items()})
             results.append(res)
         if exact_tops:
             _approx_report(data, job, results, exact_tops, rows, info)
@@ -99,11 +96,11 @@ class TopkBackend:
     def _dense(self, job: Job, rows, extra, exact_tops, info) -> dict[Setting, tuple[np.ndarray, np.ndarray]]:
         data, depth, vectors = job.data, self.depth, job.vectors
         assert vectors is not None
-        sources = {lang: _source(data, lang, vectors.candidates[lang]) for lang in data.languages}
+        sources = {lang: _source(data, lang, vectors.candidates[lang]) for lang in data.pool_langs}
         approx: dict[str, S.ApproxIndex] = {}
         tops = {}
         for s in job.settings:
-            pool_langs = s.pool_langs(data.languages)
+            pool_langs = s.pool_langs(data.pool_langs)
             q = vectors.queries[s.query_lang]
             prefixed = [(_prefix(data, s, p), sources[p]) for p in pool_langs]
             scores, ids = S.exact_search(q, prefixed, depth).result()
@@ -114,7 +111,7 @@ class TopkBackend:
                 exact_tops[s] = ids
                 scores, ids = S.approx_search(q, [(pre, approx[p]) for (pre, _), p in zip(prefixed, pool_langs)],
                                               depth).result()
-                extra[s][f"recall_vs_exact@{depth}"] = S.recall_vs(ids, exact_tops[s])
+                extra[s][recall_vs_exact(depth)] = S.recall_vs(ids, exact_tops[s])
             tops[s] = (scores, ids)
         if approx:
             info["params"] = {p: a.params for p, a in approx.items()}
@@ -125,7 +122,7 @@ class TopkBackend:
     def _lexical(self, job: Job, rows) -> dict[Setting, tuple[np.ndarray, np.ndarray]]:
         data, depth = job.data, self.depth
         texts_of: dict[str, tuple[list[str], list[str]]] = {}
-        for lang in data.languages:
+        for lang in data.pool_langs:
             cands = data.langs[lang].candidates
             if isinstance(cands, MemoryCandidates):
                 texts_of[lang] = (cands.ids, cands.texts)
@@ -137,7 +134,7 @@ class TopkBackend:
         for s in job.settings:
             if s.pool not in indexes:
                 ids_all, texts_all, tlangs = [], [], []
-                for p in s.pool_langs(data.languages):
+                for p in s.pool_langs(data.pool_langs):
                     ids_p, texts_p = texts_of[p]
                     ids_all += [data.id_in_pool(s, p, d) for d in ids_p]
                     texts_all += texts_p
@@ -152,7 +149,7 @@ class TopkBackend:
             top_idx = np.zeros((len(qtexts), k), dtype=np.int64)
             for b in range(0, len(qtexts), BM25_QUERY_BATCH):
                 scores = np.asarray(index.score(qtexts[b:b + BM25_QUERY_BATCH], s.query_lang), dtype=np.float32)
-                idx = topk(scores, k, tiekey)
+                idx = top_columns(scores, k, tiekey)
                 top_idx[b:b + len(idx)] = idx
                 top_scores[b:b + len(idx)] = np.take_along_axis(scores, idx, axis=1)
             tops[s] = (top_scores, ids_arr[top_idx] if k else np.zeros((len(qtexts), 0), dtype=str))
@@ -172,52 +169,38 @@ def _prefix(data: TaskData, s: Setting, lang: str) -> bytes:
     return data.id_in_pool(s, lang, "").encode("utf-8")
 
 
-def kept(data: TaskData, s: Setting, rows: np.ndarray) -> tuple[np.ndarray, list[set[str]]]:
-    """Positions (within the evaluated queries) of the queries with a relevant candidate in the
-    setting's pool, and their relevant ids as in that pool."""
-    groups = data.langs[s.query_lang].queries.groups
-    keep, relevant = [], []
-    for pos, i in enumerate(rows):
-        rel = set(data.relevant_in_pool(s, groups[i]))
-        if rel:
-            keep.append(pos)
-            relevant.append(rel)
-    return np.asarray(keep, dtype=np.int64), relevant
+def kept_run(data: TaskData, s: Setting, rows: np.ndarray, ids: np.ndarray, scores: np.ndarray
+             ) -> tuple[np.ndarray, Run, Qrels]:
+    """Of the evaluated queries ``rows`` (and their top ``ids`` and ``scores``), those with a
+    relevant candidate in the setting's pool: their positions, their run (cut at the backend's
+    depth, so never full: the rank distance and ``map`` are not this backend's) and their qrels."""
+    qd = data.langs[s.query_lang].queries
+    keep = np.asarray([pos for pos, i in enumerate(rows) if data.has_relevant(s, qd.groups[i])], dtype=np.int64)
+    qids = [qd.ids[i] for i in rows[keep]]
+    run = Run(qids, ids[keep], scores[keep], full=False)
+    return keep, run, data.qrels(s, qids, [qd.groups[i] for i in rows[keep]])
 
 
-def top_language_shares(languages: tuple[str, ...], top_ids: np.ndarray, s: Setting, relevant: list[set[str]]
-              ) -> tuple[dict[str, np.ndarray], dict[int, dict[str, float]]]:
-    """Share of each language in the top 10 / 100 of a pool of all languages (an id in such a pool
-    starts with its language, :meth:`TaskData.pool_id`), and the query language's share that
-    relevance alone would give (its relevant candidates in its own language / all of them)."""
-    langs = s.pool_langs(tuple(languages))
-    per_query: dict[str, np.ndarray] = {}
-    share: dict[int, dict[str, float]] = {}
-    k = top_ids.shape[1]
-    for c in BIAS_CUTOFFS:
-        cut = min(c, k)
-        if cut == 0:
-            continue
-        head = top_ids[:, :cut]
-        by_lang = {p: np.char.startswith(head, f"{p}/").sum(axis=1) / cut for p in langs}
-        per_query[f"own_lang@{c}"] = by_lang[s.query_lang]
-        share[c] = {p: float(v.mean()) if len(v) else 0.0 for p, v in by_lang.items()}
-    own = f"{s.query_lang}/"
-    per_query["own_lang_expected"] = np.array([sum(1 for d in rel if d.startswith(own)) / len(rel) for rel in relevant],
-                                              dtype=np.float64)
-    return per_query, share
+def judged_ranks(data: TaskData, s: Setting, run: Run, qrels: Qrels) -> JudgedRanks:
+    """A run's judged ranks, with the language mix of its top in a pool of several languages (an id
+    in such a pool starts with its language, :meth:`TaskData.pool_id`)."""
+    if s.pool != ALL:
+        return JudgedRanks.from_run(run, qrels)
+    return JudgedRanks.from_run(run, qrels, s.query_lang, s.pool_langs(data.pool_langs), BIAS_CUTOFFS)
 
 
-def _approx_report(data: TaskData, job: Job, results: list[SettingResult], exact_tops, rows, info) -> None:
+def _approx_report(data: TaskData, job: Job, results: list[SettingValues], exact_tops, rows, info) -> None:
     depth = info["depth"]
-    info["recall_vs_exact"] = {"k": depth, "settings": {r.setting.id: float(r.per_query[f"recall_vs_exact@{depth}"].mean())
+    key = recall_vs_exact(depth)
+    info["recall_vs_exact"] = {"k": depth, "settings": {r.setting.id: float(r.per_query[key].mean())
                                                         for r in results if len(r.query_ids)}}
     vals = list(info["recall_vs_exact"]["settings"].values())
     info["recall_vs_exact"]["macro"] = float(np.mean(vals)) if vals else None
     exact_metrics = {}
     for r in results:
-        keep, relevant = kept(data, r.setting, rows[r.setting.query_lang])
-        exact_metrics[r.setting.id] = {m: (float(v.mean()) if len(v) else None)
-                                       for m, v in per_query_from_top(exact_tops[r.setting][keep], relevant,
-                                                                      job.metrics).items()}
+        s = r.setting
+        ids = exact_tops[s]
+        _, run, qrels = kept_run(data, s, rows[s.query_lang], ids, np.zeros(ids.shape, dtype=np.float32))
+        per_query, _ = score(JudgedRanks.from_run(run, qrels), job.metrics, data.level)
+        exact_metrics[s.id] = {m: (float(v.mean()) if len(v) else None) for m, v in per_query.items()}
     info["exact_metrics"] = exact_metrics

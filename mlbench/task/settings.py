@@ -54,13 +54,18 @@ def parse_kinds(text: str | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
     return kinds
 
 
-def enumerate_settings(langs: tuple[str, ...], kinds: tuple[str, ...]) -> list[Setting]:
+def enumerate_settings(langs: tuple[str, ...], kinds: tuple[str, ...],
+                       pools: tuple[str, ...] | None = None) -> list[Setting]:
+    """Every setting of ``kinds`` for queries in ``langs`` over the pools of ``pools`` (default:
+    the same languages): ``q>q`` (mono) where q has a pool, ``q>p`` (cross) for every other pool,
+    ``q>*`` (multi) over all of them."""
+    pools = langs if pools is None else pools
     out: list[Setting] = []
     for q in langs:
-        if "mono" in kinds:
+        if "mono" in kinds and q in pools:
             out.append(Setting(q, q))
         if "cross" in kinds:
-            out.extend(Setting(q, p) for p in langs if p != q)
-        if "multi" in kinds:
+            out.extend(Setting(q, p) for p in pools if p != q)
+        if "multi" in kinds and pools:
             out.append(Setting(q, ALL))
     return out

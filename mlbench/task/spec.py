@@ -1,10 +1,11 @@
 """Declarative task files (``tasks/*.toml``) and where they are found.
 
 A task file says *what* a benchmark is (languages, data source pinned by sha256, format adapter,
-metrics, settings); the code only knows *how* to read a format. Task files come from three places,
-later ones overriding earlier ones by name: the files installed with mlbench, packages registered
-under the entry-point group ``mlbench.tasks`` (every ``*.toml`` in the named package's folder),
-and folders given with ``--tasks-dir``.
+metrics, settings); the code only knows *how* to read a format. Where task files are found is
+:mod:`mlbench.data.tasks`.
+
+A task file's ``[options]`` are checked against its format's loader when the file is found
+(:mod:`mlbench.data.tasks`, which also finds the task files); this module only reads one.
 
 A task file may be a *variant* of another: ``extends = "xquad-r"`` takes every field of
 ``xquad-r.toml`` in the same folder, and the variant's own fields replace them; an ``[options]``
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,10 @@ class Source:
     path: str = ""  # relative layout under a data folder, with {lang}
     packaged: bool = False  # an xz copy ships in mlbench/data/embedded/{path}.xz
     sha256: dict[str, str] = field(default_factory=dict)
-    dataset: str = ""  # ir_datasets id pattern, with {lang}
+    dataset: str = ""  # ir_datasets id pattern, with {lang} (and {split})
+    split: str = ""  # ir_datasets: the split {split} stands for unless --split names another
+    query_language: str = ""  # ir_datasets: the language of every dataset's topics ("en"), else each its own
+    multi_dataset: str = ""  # ir_datasets: the dataset judging the pool of all languages as one, with {split}
 
     def describe(self) -> str:
         if self.type == "ir_datasets":
@@ -62,6 +65,8 @@ class TaskSpec:
     citation: str
     file: Path
     options: dict[str, Any] = field(default_factory=dict)  # the loader's task options ([options])
+    relevance_level: int = 1  # binary measures: relevant at grade >= level (trec_eval -l)
+    mteb: dict[str, str] | None = None  # [mteb]: the MTEB task this task is, when it is one (task, split)
 
     def check_langs(self, langs: list[str] | None) -> tuple[str, ...]:
         """Validate a language selection against this task (None: all)."""
@@ -136,12 +141,20 @@ def parse_task_file(file: Path) -> TaskSpec:
         packaged=_field(raw, "packaged", bool, file, False),
         sha256=dict(sha),
         dataset=_field(raw, "dataset", str, file, "" if stype != "ir_datasets" else ...),
+        split=_field(raw, "split", str, file, ""),
+        query_language=_field(raw, "query_language", str, file, ""),
+        multi_dataset=_field(raw, "multi_dataset", str, file, ""),
     )
-    for key in ("url", "path", "dataset"):
+    if source.query_language and not _NAME.fullmatch(source.query_language):
+        raise MlbenchError(f"{file}: field 'source.query_language' {source.query_language!r} is not a language code")
+    if "{split}" in source.dataset + source.multi_dataset and not source.split:
+        raise MlbenchError(f"{file}: field 'source.split' is missing: 'source.dataset' has the placeholder {{split}}")
+    for key in ("url", "path", "dataset", "multi_dataset"):
         try:
-            filled = [getattr(source, key).format(lang=lang) for lang in languages]
+            filled = [getattr(source, key).format(lang=lang, split=source.split) for lang in languages]
         except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-            raise MlbenchError(f"{file}: field 'source.{key}' may only use the placeholder {{lang}} ({type(exc).__name__}: {exc})") from None
+            raise MlbenchError(f"{file}: field 'source.{key}' may only use the placeholders {{lang}} and {{split}} "
+                               f"({type(exc).__name__}: {exc})") from None
         if key == "path" and any(Path(rel).is_absolute() or ".." in Path(rel).parts for rel in filled):
             raise MlbenchError(f"{file}: field 'source.path' must be relative, without '..'")
     options = _field(data, "options", dict, file, {})
@@ -159,8 +172,32 @@ def parse_task_file(file: Path) -> TaskSpec:
         licence=_field(data, "licence", str, file, ""),
         citation=_field(data, "citation", str, file, ""),
         file=file,
-        options=_check_options(options, data["format"], file),
+        options=dict(options),
+        relevance_level=_level(data, file),
+        mteb=_mteb(data, file),
     )
+
+
+def _level(data: dict[str, Any], file: Path) -> int:
+    level = data.get("relevance_level", 1)
+    if type(level) is not int or level < 1:
+        raise MlbenchError(f"{file}: field 'relevance_level' must be an integer of 1 or more, got {level!r}")
+    return level
+
+
+def _mteb(data: dict[str, Any], file: Path) -> dict[str, str] | None:
+    """``[mteb] task = "MIRACLRetrieval"`` (and optionally ``split``): the MTEB task a result of this
+    task is, when it covers the task whole; without it an export is labelled as mlbench's own."""
+    raw = data.get("mteb")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("task"), str) or not raw["task"].strip():
+        raise MlbenchError(f"{file}: field 'mteb' must be a table with a 'task' name")
+    unknown = sorted(set(raw) - {"task", "split"})
+    if unknown or not all(isinstance(v, str) for v in raw.values()):
+        raise MlbenchError(f"{file}: field 'mteb.{unknown[0] if unknown else 'split'}': the table holds the strings "
+                           "task and split")
+    return {k: str(v) for k, v in raw.items()}
 
 
 def _with_base(data: dict[str, Any], file: Path) -> dict[str, Any]:
@@ -177,62 +214,3 @@ def _with_base(data: dict[str, Any], file: Path) -> dict[str, Any]:
     if "extends" in base:
         raise MlbenchError(f"{file}: field 'extends': {base_file.name} is itself a variant (one level only)")
     return {**base, **{k: v for k, v in data.items() if k != "extends"}}
-
-
-def _check_options(options: dict[str, Any], fmt: Any, file: Path) -> dict[str, Any]:
-    if not options:
-        return {}
-    from mlbench.data.loaders import get_loader
-
-    loader = get_loader(str(fmt))
-    unknown = sorted(set(options) - set(loader.task_options))
-    if unknown:
-        known = ", ".join(loader.task_options) or "none"
-        raise MlbenchError(f"{file}: field 'options.{unknown[0]}' is not an option of format {fmt} (known: {known})")
-    if loader.check_task_options is not None:
-        try:
-            loader.check_task_options(options)
-        except MlbenchError as exc:
-            raise MlbenchError(f"{file}: field 'options': {exc}") from None
-    return dict(options)
-
-
-def builtin_tasks_dir() -> Path:
-    """Installed wheels carry ``mlbench/tasks``; a source checkout has ``tasks/`` beside the package."""
-    installed = Path(str(resources.files("mlbench"))) / "tasks"
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parents[2] / "tasks"
-
-
-def _entry_point_dirs() -> list[Path]:
-    dirs = []
-    for ep in metadata.entry_points(group="mlbench.tasks"):
-        try:
-            dirs.append(Path(str(resources.files(ep.value))))
-        except (ModuleNotFoundError, TypeError) as exc:
-            raise MlbenchError(f"entry point mlbench.tasks:{ep.name} = {ep.value!r} cannot be loaded ({exc})") from None
-    return dirs
-
-
-def discover(tasks_dirs: list[Path] | None = None) -> dict[str, TaskSpec]:
-    """All task specs by name: built-in, then entry points, then ``--tasks-dir`` folders."""
-    found: dict[str, TaskSpec] = {}
-    folders = [builtin_tasks_dir(), *_entry_point_dirs()]
-    for extra in tasks_dirs or []:
-        extra = Path(extra)
-        if not extra.is_dir():
-            raise MlbenchError(f"--tasks-dir {extra}: not a folder")
-        folders.append(extra)
-    for folder in folders:
-        for file in sorted(folder.glob("*.toml")):
-            spec = parse_task_file(file)
-            found[spec.name] = spec
-    return found
-
-
-def get_task(name: str, tasks_dirs: list[Path] | None = None) -> TaskSpec:
-    tasks = discover(tasks_dirs)
-    if name not in tasks:
-        raise MlbenchError(f"unknown task {name!r} (known: {', '.join(sorted(tasks))})")
-    return tasks[name]

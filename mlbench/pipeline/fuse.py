@@ -2,13 +2,13 @@
 ranx's fusion (``ranx.fuse``), scored into a result file of its own (e.g. BM25 + a dense model,
 the standard hybrid baseline).
 
-The inputs must be of the same task and slice (:func:`mlbench.results.files.slice_of`) and hold
+The inputs must be of the same task and slice (:attr:`mlbench.results.model.Result.slice`) and hold
 the same queries per setting; each needs its rankings (``--keep-rankings`` on ``mlbench run``;
 ``mlbench evaluate`` keeps them). Each query's ranking goes to ranx in mlbench's rank order (score
 desc, then doc id desc), so ranx's rank-based methods see trec_eval's order; the fused scores are
 ranked again under the same tie rule and scored with the qrels kept beside the rankings. When
 every input ranked whole pools the fused ranking does too and every metric is exact; otherwise it
-is a cut run (``map`` becomes ``map@depth``, as in :mod:`mlbench.runs.evaluate`).
+is a cut run (``map`` becomes ``map@depth``, as in :mod:`mlbench.pipeline.evaluate`).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from typing import Any
 
 from mlbench.encoders.registry import parse_encoder_args
 from mlbench.errors import MlbenchError
-from mlbench.results.document import RunFacts, build_derived_document
-from mlbench.results.files import LoadedResult, require_like, require_same_task
-from mlbench.retrieval.ties import TIE_RULE
-from mlbench.pipeline import RunOutput
-from mlbench.runs.evaluate import choose_metrics, in_rank_order, score_rankings, write_scored
-from mlbench.task import parse_setting
+from mlbench.pipeline.evaluate import choose_metrics, score_run, write_scored
+from mlbench.pipeline.output import RunOutput
+from mlbench.results.build import RunFacts, derived_result
+from mlbench.results.files import require_like, require_same_task
+from mlbench.results.model import Result
+from mlbench.runs import Run
+from mlbench.runs.ties import TIE_RULE
 
 # mlbench's names of ranx's fusion methods that need no training (ranx's own names also accepted)
 METHODS = {"rrf": "rrf", "combsum": "sum", "combmnz": "mnz", "combmax": "max", "combmin": "min", "combmed": "med",
@@ -39,7 +40,7 @@ SEP = "\t"  # setting id and query row in the query ids of the runs given to ran
 NORMS = ("min-max", "max", "sum", "zmuv", "rank", "borda", "none")
 
 
-def _check_inputs(results: Sequence[LoadedResult]) -> None:
+def _check_inputs(results: Sequence[Result]) -> None:
     if len(results) < 2:
         raise MlbenchError("fuse needs two or more result files")
     first = results[0]
@@ -49,18 +50,7 @@ def _check_inputs(results: Sequence[LoadedResult]) -> None:
         require_like(r, first, role="first input", purpose=purpose)
 
 
-def _metrics_at_depth(result: LoadedResult) -> dict[str, str]:
-    """What a result renamed to the depth of its run (``{"map": "map@20"}``): recorded under
-    ``run.external`` by ``mlbench evaluate`` and under ``run.derived_from`` by ``mlbench fuse``."""
-    run = result.doc["run"]
-    for section in ("external", "derived_from"):
-        recorded = run[section].get("metrics_at_depth") if isinstance(run.get(section), dict) else None
-        if isinstance(recorded, dict):
-            return {str(k): str(v) for k, v in recorded.items()}
-    return {}
-
-
-def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str = "min-max",
+def fuse_results(results: Sequence[Result], method: str = "rrf", norm: str = "min-max",
                  params: dict[str, Any] | None = None, name: str | None = None, out_dir: Path = Path("results"),
                  command: str | None = None) -> RunOutput:
     """Fuse the kept rankings of ``results`` (see the module docstring); write and return the result."""
@@ -77,18 +67,18 @@ def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str
     kept = [r.rankings() for r in results]
     per_query = results[0].per_query()
     full = all(r.rankings_depth is None for r in results)
-    settings = [s for s in results[0].doc["settings"] if all(s["id"] in k for k in kept)]
+    settings = [s for s in results[0].settings if all(s.id in k for k in kept)]
     if not settings:
-        raise MlbenchError(f"{results[1].path}: no setting in common with {results[0].path}")
-    # one ranx run per input over every setting (query ids prefixed with the setting): ranx compiles
-    # its kernels once per process, and one call per input is far cheaper than one per setting
+        raise MlbenchError(f"{results[1].where}: no setting in common with {results[0].where}")
     for s in settings:
         for r, k in zip(results[1:], kept[1:]):
-            if k[s["id"]].query_ids != kept[0][s["id"]].query_ids:
-                raise MlbenchError(f"{r.path}: setting {s['id']} has other queries than {results[0].path}")
-    # each input's ranking of each query, built once; a query goes to ranx only where every input ranks it
-    rankings = {(s["id"], q): [dict(k[s["id"]].of(q)) for k in kept]
-                for s in settings for q in range(len(kept[0][s["id"]].query_ids))}
+            if k[s.id][0].query_ids != kept[0][s.id][0].query_ids:
+                raise MlbenchError(f"{r.where}: setting {s.id} has other queries than {results[0].where}")
+    # one ranx run per input over every setting (query ids prefixed with the setting): ranx compiles
+    # its kernels once per process, and one call per input is far cheaper than one per setting;
+    # each input's ranking of each query is built once; a query goes to ranx only where every input ranks it
+    rankings = {(s.id, q): [dict(k[s.id][0].ranking(q)) for k in kept]
+                for s in settings for q in range(len(kept[0][s.id][0].query_ids))}
     ranked = [key for key, per_input in rankings.items() if all(per_input)]
     runs = [ranx.Run.from_dict({f"{sid}{SEP}{q}": rankings[sid, q][i] for sid, q in ranked}, name=f"run{i}")
             for i in range(len(kept))]
@@ -100,32 +90,26 @@ def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str
                            f"{exc})") from None
     per_setting = []
     for s in settings:
-        sid = s["id"]
-        base = kept[0][sid]
-        ordered = []
-        for q in range(len(base.query_ids)):
-            docs = fused.get(f"{sid}{SEP}{q}", {})
-            ordered.append(in_rank_order(list(docs), [float(v) for v in docs.values()]))
-        relevant = [set(x) for x in base.relevant]
-        groups = [str(g) for g in per_query[sid]["groups"]]
-        per_setting.append((s, groups, ordered, relevant))
-    depth = max(len(d) for _, _, ordered, _ in per_setting for d, _ in ordered)
+        base, qrels = kept[0][s.id]
+        docs = [fused.get(f"{s.id}{SEP}{q}", {}) for q in range(len(base.query_ids))]
+        run = Run.from_rankings(base.query_ids, [(list(d), [float(v) for v in d.values()]) for d in docs], full)
+        per_setting.append((s, run, qrels, [str(g) for g in per_query[s.id].groups]))
+    depth = max(int((run.ids != "").sum(axis=1).max(initial=0)) for _, run, _, _ in per_setting)
     # the first input's metrics as they were asked for: its own renames to its depth undone
     # (map@20 back to map, which is renamed to the fused depth again), a genuine map@10 kept
-    undone = {v: k for k, v in _metrics_at_depth(results[0]).items()}
+    undone = {v: k for k, v in results[0].run.metrics_at_depth().items()}
     task_metrics = [undone.get(m, m) for m in results[0].metrics if not m.startswith("trec:")]
     chosen, renamed, dropped = choose_metrics(None, task_metrics, depth, full)
-    languages = results[0].doc["task"]["languages"]
-    out = [score_rankings(parse_setting(s["id"]), kept[0][s["id"]].query_ids, groups, s.get("n_left_out", 0), ordered,
-                          relevant, chosen, full, languages)
-           for s, groups, ordered, relevant in per_setting]
+    languages = results[0].task.languages
+    out = [score_run(languages, s.setting, run, qrels, groups, s.n_left_out, chosen)
+           for s, run, qrels, groups in per_setting]
     t1 = time.perf_counter()
-    inputs = [{"file": str(r.path), "sha256": hashlib.sha256(r.path.read_bytes()).hexdigest(),
-               "rankings_sha256": r.doc["rankings"]["sha256"], "model": r.doc["model"]["name"],
-               "rankings_depth": r.doc["rankings"]["depth"]} for r in results]
-    label = name or f"{method}({'+'.join(r.doc['model']['name'] for r in results)})"
+    inputs = [{"file": str(r.path), "sha256": hashlib.sha256(Path(r.path).read_bytes()).hexdigest(),
+               "rankings_sha256": r.rankings_file.sha256, "model": r.model.name,
+               "rankings_depth": r.rankings_file.depth} for r in results]
+    label = name or f"{method}({'+'.join(r.model.name for r in results)})"
 
-    def make_doc(main: str, shown: int | str) -> dict[str, Any]:
+    def make(main: str, shown: int | str) -> Result:
         derived = {"method": method, "ranx_method": ranx_method, "norm": norm, "params": dict(params or {}),
                    "ranx": metadata.version("ranx"), "inputs": inputs, "depth": shown,
                    "full_ranking": full, "metrics_at_depth": renamed, "metrics_left_out": dropped}
@@ -134,12 +118,11 @@ def fuse_results(results: Sequence[LoadedResult], method: str = "rrf", norm: str
                                       "inputs": [i["model"] for i in inputs]},
                          metadata={}, device="none", metrics=chosen, main_metric=main,
                          search={"backend": "fusion (ranx)", "depth": shown, "tie_rule": TIE_RULE},
-                         timings={"fuse_score_s": t1 - t0})
-        return build_derived_document(results[0].doc, out, facts, derived)
+                         timings={"fuse_score_s": t1 - t0}, kept_depth=shown)
+        return derived_result(results[0], out, facts, derived)
 
     main = results[0].main_metric
-    return write_scored(out_dir, out, [relevant for _, _, _, relevant in per_setting], chosen, renamed,
-                        undone.get(main, main), full, depth, make_doc)
+    return write_scored(out_dir, out, chosen, renamed, undone.get(main, main), full, depth, make)
 
 
 def parse_params(pairs: Sequence[str] | None, weights: str | None) -> dict[str, Any]:

@@ -19,24 +19,28 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mlbench.data.corpus import CorpusOptions, pool_spec
-from mlbench.data.irds import DOC_TEXT
+from mlbench.data.corpus import CorpusOptions
 from mlbench.data.lareqa import LareqaOptions
-from mlbench.data.loaders import LoadRequest, get_loader, load, options_for, request
+from mlbench.data.loader import LoadRequest
+from mlbench.data.loaders import get_loader, load, options_for, request, slice_of
+from mlbench.data.tasks import get_task
 from mlbench.embedding.embed import embed
 from mlbench.embedding.store import DEFAULT_CHUNK_ROWS
+from mlbench.embedding.units import Engine
 from mlbench.engines import EngineOptions, open_engine
 from mlbench.encoders.base import Encoder, PoolScorer
 from mlbench.encoders.checkpoint import checkpoint_metadata
 from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, check_spec, load_model, st_backed
 from mlbench.errors import MlbenchError
 from mlbench.metrics import Metric, parse_metrics
-from mlbench.results.document import RunFacts, build_document
-from mlbench.results.export import rankings_of, write_trec
-from mlbench.results.files import write_result
-from mlbench.results.rankings import parse_depth
-from mlbench.retrieval.base import FULL_DEPTH, Backend, Job, SearchOptions, SettingResult, choose
-from mlbench.task import DEFAULT_TASK, TaskSpec, enumerate_settings, get_task, parse_kinds
+from mlbench.options import OptionGroup
+from mlbench.pipeline.output import RunOutput
+from mlbench.results.build import RunFacts, build_result
+from mlbench.retrieval.base import FULL_DEPTH, Backend, Job, SearchOptions
+from mlbench.retrieval.choose import choose
+from mlbench.runs.run import FULL, parse_depth
+from mlbench.runs.trec import write_trec
+from mlbench.task import DEFAULT_TASK, TaskSpec, enumerate_settings, parse_kinds
 
 ProgressStart = Callable[[str, int], Callable[[int], None]]
 
@@ -70,8 +74,13 @@ class RunConfig:
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
     lareqa: LareqaOptions = field(default_factory=LareqaOptions)
     corpus: CorpusOptions = field(default_factory=CorpusOptions)
+    loader_options: list[OptionGroup] = field(default_factory=list)  # other formats' groups (entry-point loaders)
     search: SearchOptions = field(default_factory=SearchOptions)
     engine: EngineOptions = field(default_factory=EngineOptions)
+
+    def loader_groups(self) -> tuple[OptionGroup, ...]:
+        """Every loader option group the run was given; each task takes its own loader's."""
+        return (self.lareqa, self.corpus, *self.loader_options)
 
 
 @dataclass
@@ -85,18 +94,9 @@ class TaskPlan:
 
     @property
     def slice(self) -> dict[str, Any]:
-        """The slice the result will record (:func:`mlbench.results.files.slice_of`), known before
+        """The slice the result will record (:func:`mlbench.data.loaders.slice_of`), known before
         any work, so that a run can be refused as unlike a leaderboard before it encodes."""
-        opts = self.request.options
-        lareqa, corpus = isinstance(opts, LareqaOptions), isinstance(opts, CorpusOptions)
-        pool = None
-        if corpus and (opts.pool_subset is not None or opts.pool_docids is not None):
-            pool = pool_spec(opts.pool_subset, opts.pool_docids).describe()
-        kinds = sorted({s.kind for s in enumerate_settings(self.request.langs, self.kinds)})
-        return {"task": self.spec.name, "version": self.spec.version, "languages": list(self.request.langs),
-                "kinds": kinds, "max_articles": opts.max_articles if lareqa else None,
-                "max_queries": self.request.max_queries, "split": opts.split if corpus else None, "pool": pool,
-                "candidate_text": opts.candidate_text if lareqa else DOC_TEXT if corpus else None}
+        return slice_of(self.request, self.kinds)
 
 
 @dataclass
@@ -104,13 +104,6 @@ class Plan:
     tasks: list[TaskPlan]
     metadata: dict[str, Any]
     keep: int  # how deep rankings are kept (0: not at all), see _keep
-
-
-@dataclass
-class RunOutput:
-    path: Path
-    doc: dict[str, Any]
-    results: list[SettingResult]
 
 
 def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
@@ -128,12 +121,13 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
     specs = [get_task(name, cfg.tasks_dirs) for name in cfg.tasks]  # an unknown task fails before any work
     plans = []
     for spec in specs:
-        req = request(spec, cfg.langs, cfg.data_dir, cfg.max_queries, options_for(spec, cfg.lareqa, cfg.corpus))
-        backend = choose(cfg.search, in_memory=not get_loader(spec.format).streamed)
+        req = request(spec, cfg.langs, cfg.data_dir, cfg.max_queries, options_for(spec, *cfg.loader_groups()))
+        loader = get_loader(spec.format)
+        backend = choose(cfg.search, in_memory=not loader.streamed)
         metrics = asked or parse_metrics(list(spec.metrics))
         main = spec.main_metric if spec.main_metric in [m.name for m in metrics] else metrics[0].name
         backend.check(metrics, model, keep)
-        kinds = parse_kinds(cfg.kinds, spec.kinds + _extra_kinds(cfg, spec, req))
+        kinds = parse_kinds(cfg.kinds, loader.kinds(req))
         plans.append(TaskPlan(spec, req, kinds, metrics, main, backend))
     if model is None:
         check_spec(cfg.model)
@@ -178,15 +172,6 @@ def _keep(cfg: RunConfig) -> int:
     return keep
 
 
-def _extra_kinds(cfg: RunConfig, spec: TaskSpec, req: LoadRequest) -> tuple[str, ...]:
-    """Kinds a loader option adds (MIRACL's documented extra, the pool of all languages, which
-    needs two languages or more)."""
-    if isinstance(req.options, CorpusOptions) and req.options.multi_pool and "multi" not in spec.kinds \
-            and len(req.langs) > 1:
-        return ("multi",)
-    return ()
-
-
 def run(cfg: RunConfig, progress: ProgressStart | None = None,
         model: Encoder | PoolScorer | None = None) -> list[RunOutput]:
     """Evaluate one model on each task of ``cfg``; returns the written result files.
@@ -218,10 +203,10 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
 
 
 def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, description: dict[str, Any],
-              the_plan: Plan, load_s: float, progress: ProgressStart | None, engine: Any) -> RunOutput:
+              the_plan: Plan, load_s: float, progress: ProgressStart | None, engine: Engine) -> RunOutput:
     t0 = time.perf_counter()
     data = p.backend.prepare(load(p.request))
-    settings = enumerate_settings(data.languages, tuple(k for k in p.kinds if k in data.kinds))
+    settings = enumerate_settings(data.query_langs, tuple(k for k in p.kinds if k in data.kinds), data.pool_langs)
     for line in data.warnings:
         sys.stderr.write(f"mlbench: warning: {line}\n")
     t1 = time.perf_counter()
@@ -235,16 +220,15 @@ def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, descript
     facts = RunFacts(command=cfg.command, model_spec=cfg.model, model_name=getattr(model, "name", cfg.model),
                      description=description, metadata=the_plan.metadata, device=getattr(model, "device", "cpu"),
                      metrics=metrics, main_metric=p.main_metric, encoding=vectors.info if vectors else {},
-                     engine=engine.describe(),
-                     search=got.info, timings={"load_model_s": load_s, "load_data_s": t1 - t0, "encode_s": t2 - t1,
-                                               **got.timings})
-    doc = build_document(data, got.results, facts)
-    qrels = {r.setting.id: {q: data.relevant_in_pool(r.setting, g) for q, g in zip(r.query_ids, r.groups)}
-             for r in got.results} if the_plan.keep else {}
-    kept = None
-    if cfg.keep_rankings is not None:  # the depth kept (--trec-depth may keep more)
-        kept = (qrels, None if the_plan.keep >= FULL_DEPTH else the_plan.keep)
-    path = write_result(cfg.out_dir, doc, got.results, kept)
+                     engine=engine.describe(), search=got.info,
+                     timings={"load_model_s": load_s, "load_data_s": t1 - t0, "encode_s": t2 - t1, **got.timings},
+                     kept_depth=FULL if the_plan.keep >= FULL_DEPTH else the_plan.keep)
+    result = build_result(data, got.results, facts, p.slice)
     if cfg.trec_dir:
-        write_trec(cfg.trec_dir, p.spec.name, doc["model"]["name"], rankings_of(got.results, qrels), cfg.trec_depth)
-    return RunOutput(path, doc, got.results)
+        write_trec(cfg.trec_dir, p.spec.name, result.model.name,
+                   {v.setting.id: (v.run, v.qrels) for v in got.results if v.run is not None}, cfg.trec_depth)
+    if cfg.keep_rankings is None:  # kept for the TREC files only
+        for v in got.results:
+            v.run = v.qrels = None
+    path = result.to_disk(cfg.out_dir)
+    return RunOutput(path, result, got.results)

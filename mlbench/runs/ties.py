@@ -2,7 +2,7 @@
 
 trec_eval sorts a run by score and, on equal scores, by docno in descending ``strcmp`` order before
 it scores or cuts it; mlbench ranks the same way everywhere, in full rankings
-(:mod:`mlbench.retrieval.fullrank`), at every top-k cut (:func:`topk`,
+(:mod:`mlbench.retrieval.fullrank`), at every top-k cut (:func:`top_columns`,
 :mod:`mlbench.retrieval.search`) and in runs read from files or fused (:func:`rank_order`), so its
 figures equal trec_eval's on the same scores.
 """
@@ -38,7 +38,7 @@ def rank_order(docs: Sequence[str], scores: Sequence[float]) -> list[int]:
     return idx
 
 
-def topk(scores: np.ndarray, k: int, tiekey: np.ndarray) -> np.ndarray:
+def top_columns(scores: np.ndarray, k: int, tiekey: np.ndarray) -> np.ndarray:
     """Column indices of the top k per row under the tie rule (for run export and diagnostics)."""
     n, m = scores.shape
     k = min(k, m)
