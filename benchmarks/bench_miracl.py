@@ -75,7 +75,8 @@ def main() -> None:
     from mlbench.data.corpus import CorpusOptions
     from mlbench.data.irds import use_home
     from mlbench.data.irds_layout import install_anserini_names
-    from mlbench.encoders.registry import EncoderOptions, parse_encoder_args
+    from mlbench.encoders.registry import EncoderOptions
+    from mlbench.options import parse_pairs
     from mlbench.pipeline import RunConfig, run
     from mlbench.retrieval.base import SearchOptions
 
@@ -86,7 +87,7 @@ def main() -> None:
     t0 = time.perf_counter()
     (out,) = run(RunConfig(model=a.model, tasks=["miracl"], langs=langs, out_dir=a.out or Path(tmp.name) / "out",
                            corpus=CorpusOptions(pool_subset=a.pool_subset), search=SearchOptions(index=a.index),
-                           encoder=EncoderOptions(args=parse_encoder_args(a.encoder_arg))))
+                           encoder=EncoderOptions(args=parse_pairs(a.encoder_arg, "--encoder-arg"))))
     secs = time.perf_counter() - t0
     doc = out.doc
     print(f"model {doc['model']['name']}; pool: {doc['run']['pool_subset']['description'] if doc['run']['pool_subset'] else 'the whole mini pool'}; "

@@ -16,3 +16,16 @@ class MlbenchError(Exception):
     def __init__(self, message: str) -> None:
         # Fold to one line: messages often embed reasons from other libraries.
         super().__init__(" ".join(str(message).split()))
+
+
+class OutputError(MlbenchError, OSError):
+    """A file or folder mlbench writes that the operating system refuses (a path under a file, a
+    folder that cannot be created, a full disk): one line naming the path, exit 2, like any input
+    error; still an ``OSError`` for code that tolerates an unwritable cache."""
+
+
+def output_error(path: object, exc: OSError, what: str = "cannot write") -> OutputError:
+    """The one wording of an output the OS refused: the path, what failed and the OS's reason."""
+    reason = exc.strerror or str(exc)
+    where = exc.filename if exc.filename and str(exc.filename) != str(path) else None
+    return OutputError(f"{path}: {what} ({reason}{f': {where}' if where else ''})")

@@ -9,7 +9,10 @@ defaults), so that a group given to a task that cannot use it is refused by name
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+import json
+from typing import Any, ClassVar
+
+from mlbench.errors import MlbenchError
 
 
 class OptionGroup:
@@ -29,3 +32,18 @@ class OptionGroup:
 
     def check(self) -> None:
         """Refuse values that cannot work (one-line MlbenchError naming the flag)."""
+
+
+def parse_pairs(pairs: list[str] | None, flag: str) -> dict[str, Any]:
+    """``key=value`` strings (``--encoder-arg``, ``--loader-arg``, ``--param``; ``flag`` names them in
+    errors); values are read as JSON when they parse (numbers, booleans)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise MlbenchError(f"{flag} {pair!r} is not of the form key=value")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out

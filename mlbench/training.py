@@ -20,6 +20,7 @@ paper's zero-shot protocol, MLQA-R for training and XQuAD-R for evaluation (they
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -30,8 +31,8 @@ from typing import Any
 
 from mlbench.encoders.checkpoint import METADATA_FILE
 from mlbench.encoders.registry import st_folder
-from mlbench.errors import MlbenchError
-from mlbench.files import write_json
+from mlbench.errors import MlbenchError, output_error
+from mlbench.files import file_digests, make_dirs, write_json, write_text
 from mlbench.sampling import BatchSampler, ParallelPairs, check_alpha, parse_strategy
 from mlbench.task import TaskSpec
 from mlbench.data.tasks import get_task
@@ -63,6 +64,14 @@ class TrainConfig:
     save_base: bool = False  # also write step-0, the base model as it starts (a sweep's first point)
     query_prompt: str = QUERY_PREFIX
     candidate_prompt: str = PASSAGE_PREFIX
+    # evaluation while training (mlbench.integrations.sentence_transformers.MlbenchEvaluator) on the
+    # first of eval_tasks, every eval_every steps and at the last; 0: none
+    eval_every: int = 0
+    eval_langs: list[str] | None = None
+    eval_kinds: str | None = None
+    eval_max_articles: int | None = None
+    eval_metrics: list[str] | None = None
+    keep_best: str | None = None  # KIND:METRIC | rank_distance | own_lang@10: keep OUT/best, the best evaluated
 
     def check(self) -> None:
         self.strategy = parse_strategy(self.strategy)
@@ -77,11 +86,21 @@ class TrainConfig:
             raise MlbenchError(f"--weight-decay must be zero or positive, got {self.weight_decay}")
         if not (0.0 <= self.warmup < 1.0):
             raise MlbenchError(f"--warmup must lie in [0, 1), got {self.warmup}")
+        if self.eval_every < 0:
+            raise MlbenchError(f"--eval-every must be 0 (none) or positive, got {self.eval_every}")
+        if self.keep_best is not None and not self.eval_every:
+            raise MlbenchError("--keep-best needs --eval-every N: it keeps the best of the evaluated steps")
         if self.out.exists() and not self.out.is_dir():
             raise MlbenchError(f"--out {self.out} exists and is not a folder")
-        taken = sorted(p.name for p in self.out.glob("step-*")) if self.out.is_dir() else []
+        taken = sorted(p.name for p in self.out.glob("step-*")) + (["best"] if (self.out / "best").exists() else []) \
+            if self.out.is_dir() else []
         if taken:
             raise MlbenchError(f"--out {self.out} already holds {taken[0]}; choose an empty folder")
+
+    def steps_evaluated(self) -> list[int]:
+        if not self.eval_every:
+            return []
+        return sorted({*range(self.eval_every, self.steps + 1, self.eval_every), self.steps})
 
     def steps_saved(self) -> list[int]:
         return sorted({*range(self.save_every, self.steps + 1, self.save_every), self.steps}
@@ -130,18 +149,25 @@ def _losses():
 def _save(model, folder: Path, meta: dict[str, Any]) -> None:
     tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save(str(tmp))
-    write_json(tmp / METADATA_FILE, meta)
-    os.replace(tmp, folder)
+    try:
+        model.save(str(tmp))
+        write_json(tmp / METADATA_FILE, meta)
+        os.replace(tmp, folder)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise output_error(folder, exc) from None
 
 
-def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None) -> list[Path]:
+def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None,
+          on_eval: Callable[[int, str, float], None] | None = None) -> list[Path]:
     """Fine-tune ``cfg.base`` with ``cfg.strategy``; returns the checkpoint folders written.
-    ``progress(step, loss)`` is called after every step."""
+    ``progress(step, loss)`` is called after every step, ``on_eval(step, figure name, value)``
+    after every evaluation."""
     cfg.check()
     pairs = ParallelPairs.from_task(cfg.train_task, cfg.langs, cfg.data_dir, cfg.tasks_dirs)
     sampler = BatchSampler(pairs, cfg.strategy, cfg.batch_size, cfg.alpha, cfg.seed)
     check_leakage(pairs, [get_task(name, cfg.tasks_dirs) for name in cfg.eval_tasks], cfg.data_dir)
+    evaluations = Evaluations(cfg) if cfg.eval_every else None  # its data loads, and bad input fails, here
 
     import torch
     from sentence_transformers import SentenceTransformer
@@ -168,20 +194,33 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (cfg.steps - s) / max(1, cfg.steps - warm)))
     saved, marks = [], set(cfg.steps_saved())
-    cfg.out.mkdir(parents=True, exist_ok=True)
+    make_dirs(cfg.out)
     t0 = time.perf_counter()
 
     meta = _metadata(cfg, sampler, {**pairs.source, "fingerprint": pairs.fingerprint()})  # step, seconds per save
 
-    def save(step: int) -> None:
-        folder = cfg.out / f"step-{step}"
+    def save(step: int, folder: Path | None = None, evaluation: dict[str, Any] | None = None) -> None:
+        folder = folder or cfg.out / f"step-{step}"
         model.max_seq_length = evaluated_length
         meta["step"], meta["training"]["seconds"] = step, round(time.perf_counter() - t0, 1)
-        _save(model, folder, meta)
+        record = {**meta, **({"evaluation": evaluation} if evaluation else {})}
+        _save(model, folder, record)
         model.max_seq_length = cfg.max_length
-        saved.append(folder)
+        if folder.name != "best":
+            saved.append(folder)
         model.train()
 
+    def evaluate(step: int) -> dict[str, Any]:
+        assert evaluations is not None
+        model.max_seq_length = evaluated_length  # as the checkpoint will be evaluated
+        record = evaluations.run(model, step, time.perf_counter() - t0)
+        model.max_seq_length = cfg.max_length
+        model.train()
+        if on_eval is not None:
+            on_eval(step, evaluations.shown, record["figures"].get(evaluations.shown, float("nan")))
+        return record
+
+    evaluated = set(cfg.steps_evaluated())
     if 0 in marks:
         save(0)
     model.train()
@@ -199,9 +238,68 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
         step = batch.index + 1
         if progress is not None:
             progress(step, loss.item())
+        record = evaluate(step) if step in evaluated else None
         if step in marks:
-            save(step)
+            save(step, evaluation=record and evaluations.link(record, cfg.out / f"step-{step}"))
+        if record is not None and evaluations.improved(record):
+            save(step, cfg.out / "best", evaluations.link(record, cfg.out / "best"))
     return saved
+
+
+class Evaluations:
+    """Evaluation while training: the same evaluator a ``SentenceTransformerTrainer`` takes, on the
+    first evaluation task, its result file under ``OUT/mlbench/step-K/``, its figures appended to
+    ``OUT/evaluations.jsonl`` (rewritten whole, atomically), and the best of them tracked for
+    ``--keep-best``."""
+
+    LOG = "evaluations.jsonl"
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        from mlbench.integrations.sentence_transformers import MlbenchEvaluator
+
+        self.cfg = cfg
+        self.evaluator = MlbenchEvaluator(
+            task=cfg.eval_tasks[0], langs=cfg.eval_langs, kinds=cfg.eval_kinds, max_articles=cfg.eval_max_articles,
+            metrics=cfg.eval_metrics, data_dir=cfg.data_dir, tasks_dirs=cfg.tasks_dirs,
+            primary=cfg.keep_best,
+            query_prompt=cfg.query_prompt, candidate_prompt=cfg.candidate_prompt)
+        self.key = self.evaluator.primary_metric  # unprefixed until the first call
+        self.shown = self.key
+        self.higher = self.evaluator.greater_is_better
+        self.best: float | None = None
+        self.lines: list[str] = []
+
+    def run(self, model: Any, step: int, seconds: float) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        named = self.evaluator(model, output_path=str(self.cfg.out), epoch=0, steps=step)
+        prefix = f"{self.evaluator.name}_"
+        figures = {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in named.items()}
+        result = self.evaluator.last
+        assert result is not None and result.path is not None
+        record = {"step": step, "train_seconds": round(seconds, 1), "eval_seconds": round(time.perf_counter() - t0, 1),
+                  "task": self.evaluator.task, "result": str(result.path.relative_to(self.cfg.out)),
+                  "result_sha256": file_digests(result.path, "sha256")[0],
+                  "weights_sha256": result.model.encoder.get("weights_sha256"), "figures": figures}
+        self.lines.append(json.dumps(record, allow_nan=False))
+        write_text(self.cfg.out / self.LOG, "\n".join(self.lines) + "\n")
+        return record
+
+    def improved(self, record: dict[str, Any]) -> bool:
+        """Whether ``record`` is the best evaluation so far by ``--keep-best`` (the first wins ties)."""
+        if self.cfg.keep_best is None:
+            return False
+        value = record["figures"].get(self.key)
+        if value is None:
+            raise MlbenchError(f"--keep-best {self.cfg.keep_best}: the evaluation at step {record['step']} has no "
+                               f"{self.key!r}")
+        if self.best is None or (value > self.best if self.higher else value < self.best):
+            self.best = value
+            return True
+        return False
+
+    def link(self, record: dict[str, Any], folder: Path) -> dict[str, Any]:
+        """The checkpoint's ``evaluation``: the record, its result file relative to the checkpoint."""
+        return {**record, "result": os.path.relpath(self.cfg.out / record["result"], folder)}
 
 
 def _metadata(cfg: TrainConfig, sampler: BatchSampler, data: dict[str, Any]) -> dict:

@@ -197,7 +197,8 @@ class _Pending:
 
 
 def _tested(t: _Pending, test: str, n_permutations: int, seed: int | None, confidence: float | None) -> Row:
-    r = paired_test(t.a, t.b, test, n_permutations, seed, confidence)
+    defined = np.isfinite(t.a) & np.isfinite(t.b)  # PEER's 0/0, MRC of a question in one language: left out
+    r = paired_test(t.a[defined], t.b[defined], test, n_permutations, seed, confidence)
     return Row(t.id, t.kind, t.metric, metric_of(t.metric).better, r.n, r.mean_a, r.mean_b, r.delta, r.ci_low,
                r.ci_high, r.p, r.p, r.effect_size, t.family, expected=t.expected)
 
@@ -205,7 +206,8 @@ def _tested(t: _Pending, test: str, n_permutations: int, seed: int | None, confi
 def _planned(by_kind: dict[str, list[Entry]], metric: str, family: str) -> tuple[list[_Pending], list[_Pending]]:
     settings = [_Pending(sid, kind, metric, "settings" if family == "all" else f"{kind} settings", arr_a[metric],
                          arr_b[metric][idx])
-                for kind, entries in by_kind.items() for sid, _, _, idx, arr_a, arr_b in entries]
+                for kind, entries in by_kind.items() for sid, _, _, idx, arr_a, arr_b in entries
+                if metric in arr_a and metric in arr_b]  # a measure of the multilingual pool only: its settings
     aggregates: list[_Pending] = []
 
     def agg(kind: str, key: str, expected_key: str | None = None) -> None:
@@ -226,6 +228,10 @@ def _planned(by_kind: dict[str, list[Entry]], metric: str, family: str) -> tuple
     for kind in KINDS:
         agg(kind, metric)
     agg("multi", RANK_DISTANCE)
+    fairness = sorted({k for e in by_kind.get("multi", []) for k in e[4].values if k != metric
+                       and metric_of(k).multilingual and k in e[5]})
+    for key in fairness:  # PEER, MRC: measured beside the main metric, tested like the rank distance
+        agg("multi", key)
     cutoffs = sorted({c for e in by_kind.get("multi", []) for k in e[4].values if (c := own_lang_cutoff(k)) is not None})
     for c in cutoffs:
         agg("multi", own_lang(c), OWN_LANG_EXPECTED)

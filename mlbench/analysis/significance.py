@@ -14,6 +14,11 @@ positive delta means B scores higher.
 - ``bootstrap``: paired bootstrap of ``mean(d)`` over the pairs (``scipy.stats.bootstrap`` on
   ``d``); ``p = (1 + #{|m* - mean(d)| >= |mean(d)|}) / (1 + B)`` from the centred bootstrap
   distribution (the shift method: the resampling distribution moved to mean zero stands for H0).
+- ``wilcoxon``: two-sided Wilcoxon signed-rank test, ``scipy.stats.wilcoxon(d,
+  zero_method="pratt")`` with scipy's own choice of method (:func:`wilcoxon_test`). It asks
+  whether the differences are symmetric about zero, a location shift of their distribution, not
+  whether ``mean(d)`` is zero; the reported delta and interval stay ``mean(d)``. It uses no
+  resamples.
 
 Whatever the test, the confidence interval of ``mean(d)`` is the paired bootstrap interval
 (BCa; the percentile interval where BCa is undefined, e.g. almost all differences equal).
@@ -23,8 +28,9 @@ Degenerate cases, defined rather than left to warnings:
 
 - all differences zero (e.g. a run compared with itself): p = 1 for every test, d_z = 0, CI (0, 0);
 - all differences equal to one non-zero value v (up to rounding, 1e-12 relative): d_z = +-inf,
-  CI (v, v); the randomization test keeps its answer (its smallest p), the t-test gives p = 0
-  and the bootstrap test ``1 / (B + 1)``;
+  CI (v, v); the randomization test keeps its answer (its smallest p), the t-test gives p = 0,
+  the bootstrap test ``1 / (B + 1)`` and the Wilcoxon test scipy's answer for n equal ranks
+  (its floor, :func:`smallest_p`);
 - fewer than two pairs (or any test that cannot be computed): p = 1, d_z = nan.
 
 Corrections (:func:`adjust`): ``holm`` (default; step-down, controls the family-wise error rate),
@@ -39,6 +45,8 @@ give at best ``132 * 2 / 2001 = 0.13 > 0.05``. :func:`resamples_for` therefore c
 ``B = max(default, ceil(20 * m / alpha))`` (the smallest reachable adjusted p is then alpha / 10)
 when B is not given, and :func:`reachable` refuses a given B with which a family cannot reach
 alpha. (An exact sign-flip test on n < 63 pairs has its own floor, ``2 / 2**n``, whatever B.)
+The t-test and the Wilcoxon test draw no resamples: B serves only their bootstrap interval, their
+floors depend on n alone, and no B is ever refused for them.
 """
 
 from __future__ import annotations
@@ -51,7 +59,9 @@ import numpy as np
 
 from mlbench.errors import MlbenchError
 
-TESTS = ("randomization", "t", "bootstrap")
+TESTS = ("randomization", "t", "bootstrap", "wilcoxon")
+# tests whose p-value comes from B resamples, so that B bounds the smallest p they can give
+RESAMPLING_TESTS = ("randomization", "bootstrap")
 CORRECTIONS = ("holm", "bonferroni", "bh", "none")
 DEFAULT_PERMUTATIONS = 10000
 DEFAULT_CONFIDENCE = 0.95
@@ -62,6 +72,7 @@ TEST_NAMES = {
     "randomization": "two-sided paired randomization test (sign flips of the per-unit differences)",
     "t": "two-sided paired t-test",
     "bootstrap": "two-sided paired bootstrap test (shift method)",
+    "wilcoxon": "two-sided Wilcoxon signed-rank test (Pratt's treatment of zero differences)",
 }
 CORRECTION_NAMES = {"holm": "Holm", "bonferroni": "Bonferroni", "bh": "Benjamini-Hochberg", "none": "none"}
 
@@ -88,12 +99,31 @@ def _stats():
 
     return stats
 
+def _wilcoxon_floor(n: int) -> float:
+    """The smallest two-sided p of ``scipy.stats.wilcoxon`` (method "auto") on n pairs.
+
+    scipy computes the exact null distribution (n <= 50 without ties or zeros), enumerates all
+    2**n sign patterns (n <= 13 with ties or zeros) or uses the normal approximation (n > 50, or
+    14..50 with ties or zeros). The first two give at least ``2 / 2**n`` (all differences of one
+    sign). The approximation's z is ``sum_i s_i r_i / sqrt(sum_i r_i^2)`` over the non-zero
+    differences (signs s_i, mid-ranks r_i; Pratt's mean and variance), which Cauchy-Schwarz bounds
+    by ``sqrt(n)``, reached when all differences are equal: ``p >= erfc(sqrt(n / 2))``."""
+    approx = math.erfc(math.sqrt(n / 2.0))
+    if n > 50:
+        return approx
+    exact = 2.0 / 2.0 ** n
+    return min(1.0, exact if n <= 13 else min(exact, approx))
+
+
 def smallest_p(test: str, n: int, n_permutations: int) -> float:
-    """The smallest p-value ``test`` can give on ``n`` pairs with ``n_permutations`` resamples."""
+    """The smallest p-value ``test`` can give on ``n`` pairs with ``n_permutations`` resamples
+    (which only the resampling tests depend on)."""
     if n < 2:
         return 1.0
     if test == "t":
         return 0.0
+    if test == "wilcoxon":
+        return _wilcoxon_floor(n)
     if test == "randomization":
         if n < 63 and 2 ** n <= n_permutations:  # exact: the observed sign pattern and its mirror image
             return min(1.0, 2.0 / 2 ** n)
@@ -110,8 +140,12 @@ def smallest_adjusted(p_floors: list[float], correction: str) -> float:
     return best if correction == "none" else min(1.0, len(p_floors) * best)
 
 
-def resamples_for(family_sizes: list[int], alpha: float, correction: str, floor: int = DEFAULT_PERMUTATIONS) -> int:
-    """Resamples with which the largest family reaches an adjusted p of alpha / 10."""
+def resamples_for(family_sizes: list[int], alpha: float, correction: str, floor: int = DEFAULT_PERMUTATIONS,
+                  test: str | None = None) -> int:
+    """Resamples with which the largest family reaches an adjusted p of alpha / 10; for a test
+    that draws none (``t``, ``wilcoxon``) just ``floor``, the bootstrap interval's resamples."""
+    if test is not None and test not in RESAMPLING_TESTS:
+        return floor
     m = 1 if correction == "none" else max(family_sizes, default=1)
     return max(floor, math.ceil(20 * m / alpha))
 
@@ -121,13 +155,13 @@ def reachable(families: dict[str, list[int]], test: str, correction: str, alpha:
     """Resamples to use and, per family (name -> units of each test), the smallest reachable
     adjusted p. ``n_permutations=None`` chooses them (:func:`resamples_for`); a given number with
     which a family of several tests cannot reach ``alpha`` is refused in one line."""
-    chosen = n_permutations if n_permutations is not None else floor if test == "t" else resamples_for(
-        [len(v) for v in families.values()], alpha, correction, floor)  # the t-test has no floor; B is for the CI
+    chosen = n_permutations if n_permutations is not None else resamples_for(
+        [len(v) for v in families.values()], alpha, correction, floor, test)  # t, wilcoxon: B is for the CI only
     if chosen < 1:
         raise MlbenchError(f"--permutations must be positive, got {chosen}")
     out = {name: smallest_adjusted([smallest_p(test, n, chosen) for n in sizes], correction)
            for name, sizes in families.items()}
-    if n_permutations is not None and test != "t":
+    if n_permutations is not None and test in RESAMPLING_TESTS:
         for name, p in out.items():
             sizes = [n for n in families[name] if n >= 63 or 2 ** n > chosen]  # floors B decides
             if sizes and p > alpha:
@@ -231,6 +265,34 @@ def t_test(a, b) -> float:
     return 1.0 if math.isnan(p) else p
 
 
+def wilcoxon_test(a, b) -> float:
+    """Two-sided Wilcoxon signed-rank test of b - a (``scipy.stats.wilcoxon(b - a,
+    zero_method="pratt")``, scipy's "auto" method, no continuity correction).
+
+    Zero differences: Pratt's rule. Per-query retrieval metrics are often exactly equal for two
+    systems (both rank the answer first; both miss it), so zeros are common. Wilcoxon's original
+    rule ("wilcox", scipy's default) drops them and tests only the units where the systems differ:
+    a handful of small gains among thousands of ties then looks as strong as the same gains alone.
+    Pratt's rule keeps the zeros in the ranking of ``|d|`` (every non-zero difference ranks above
+    them) and leaves their ranks out of the statistic, with the mean and variance adjusted
+    accordingly (Cureton's correction, as scipy implements it), so n is the number of units and the
+    zeros weaken the evidence rather than vanish. ("zsplit" would count half of each zero's rank on
+    each side, which shrinks z too but is no standard test.)
+
+    Exact or approximate: as scipy chooses (exact null distribution for n <= 50 without ties or
+    zeros, enumeration of the 2**n sign patterns for n <= 13 otherwise, else the normal
+    approximation), since each is the accurate choice for its case and equality with scipy then
+    holds by construction. p = 1 when every difference is zero (scipy would give NaN) or n < 2."""
+    a, b = _pairs(a, b)
+    d = b - a
+    if len(d) < 2 or _all_zero(d):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(_stats().wilcoxon(d, zero_method="pratt", alternative="two-sided", method="auto").pvalue)
+    return 1.0 if math.isnan(p) else min(1.0, p)
+
+
 def _bootstrap(d: np.ndarray, confidence: float, n_resamples: int, seed: int | None):
     """(ci_low, ci_high, bootstrap distribution of the mean) for non-constant d."""
     kw = dict(n_resamples=n_resamples, vectorized=True, batch=_batch(len(d), n_resamples),
@@ -320,6 +382,8 @@ def paired_test(a, b, test: str = "randomization", n_permutations: int = DEFAULT
         p = randomization_test(a, b, n_permutations, seed)
     elif test == "t":
         p = t_test(a, b)
+    elif test == "wilcoxon":
+        p = wilcoxon_test(a, b)
     elif dist is not None and n >= 2:
         p = _shift_p(dist, delta)
     else:
@@ -354,7 +418,8 @@ def adjust(pvalues, correction: str = "holm") -> np.ndarray:
     return out
 
 
-__all__ = ["CORRECTIONS", "CORRECTION_NAMES", "DEFAULT_CONFIDENCE", "DEFAULT_PERMUTATIONS", "TESTS", "TEST_NAMES",
+__all__ = ["CORRECTIONS", "CORRECTION_NAMES", "DEFAULT_CONFIDENCE", "DEFAULT_PERMUTATIONS", "RESAMPLING_TESTS", "TESTS",
+           "TEST_NAMES",
            "PairedResult", "adjust", "bootstrap_ci", "bootstrap_test", "check_correction", "check_test", "cohens_d",
            "paired_test", "randomization_test", "reachable", "resamples_for", "smallest_adjusted", "smallest_p",
-           "t_test"]
+           "t_test", "wilcoxon_test"]

@@ -25,10 +25,10 @@ from typing import Any
 
 from mlbench.encoders.checkpoint import checkpoint_metadata, weights_sha256
 from mlbench.errors import MlbenchError
-from mlbench.files import read_document, slug, write_json
+from mlbench.files import file_digests, read_document, slug, write_json
 from mlbench.metrics import metric as metric_of
-from mlbench.results.files import differences
-from mlbench.results.model import HEADLINE
+from mlbench.results.files import differences, encoder_settings
+from mlbench.results.model import HEADLINE, Result
 from mlbench.task import TaskSpec
 
 SCHEMA = "mlbench.sweep/1"
@@ -118,6 +118,7 @@ class Point:
     sampling: str | None
     results: dict[str, str] = field(default_factory=dict)  # task -> result file
     values: dict[str, dict[str, float | None]] = field(default_factory=dict)  # task -> headline
+    from_training: bool = False  # the trainer's evaluation at this step, reused (not encoded again)
 
 
 @dataclass
@@ -225,10 +226,13 @@ def sweep(paths: list[Path], cfg, out: Path, best: str | None = None,
         reused = point is not None
         if not reused:
             folder = out / "results" / slug(c.run) / f"step-{c.step}"
-            outputs = run(replace(cfg, model=str(c.path), out_dir=folder), progress)
+            trained = _from_training(c, the_plan, cfg)
+            for r in trained or []:
+                r.to_disk(folder)  # copied beside the others, sidecars and all
+            results = trained or [o.result for o in run(replace(cfg, model=str(c.path), out_dir=folder), progress)]
             point = Point(c.label, c.run, c.step, str(c.path), c.sha256, c.metadata.get("sampling"),
-                          {o.result.task.name: str(o.path.relative_to(out)) for o in outputs},
-                          {o.result.task.name: o.result.headline(metric[o.result.task.name]) for o in outputs})
+                          {r.task.name: str(Path(r.where).relative_to(out)) for r in results},
+                          {r.task.name: r.headline(metric[r.task.name]) for r in results}, bool(trained))
         result.points.append(point)
         if not reused:  # with the points still to be reused, so that a stopped sweep loses none
             doc = result.to_dict()
@@ -244,9 +248,29 @@ def sweep(paths: list[Path], cfg, out: Path, best: str | None = None,
     return result
 
 
+def _from_training(c: Checkpoint, the_plan: Any, cfg: Any) -> list[Result] | None:
+    """The result the trainer's evaluator wrote for this checkpoint (its ``mlbench.json`` names the
+    file and its sha256), when it is exactly what the sweep would compute: the same task, slice and
+    metrics, the checkpoint's trained prompts with no prompt given to the sweep, and the weights of
+    this step (the trainer evaluates and saves with no update between). Else None: run it."""
+    ev = c.metadata.get("evaluation")
+    if not isinstance(ev, dict) or len(the_plan.tasks) != 1 or cfg.encoder.st_given():
+        return None
+    (p,) = the_plan.tasks
+    path = c.path / str(ev.get("result", ""))
+    if ev.get("task") != p.spec.name or ev.get("step") != c.step or not path.is_file() \
+            or file_digests(path, "sha256")[0] != ev.get("result_sha256"):
+        return None
+    result = Result.from_disk(path)
+    prompts = encoder_settings(result).get("prompts")
+    if differences(result.slice, p.slice) or result.metrics != [m.name for m in p.metrics] \
+            or prompts != (c.metadata.get("prompts") or prompts):
+        return None
+    return [result]
+
+
 def _best(result: SweepResult, task: str, b: Best) -> tuple[dict[str, Any], Any]:
     from mlbench.analysis.compare import compare
-    from mlbench.results.model import Result
 
     scored = [p for p in result.points if p.values.get(task, {}).get(b.key) is not None]
     if not scored:

@@ -57,14 +57,15 @@ def check_command(
     out_console = console()
     if model is not None:
         from mlbench.data.lareqa import LareqaOptions
-        from mlbench.encoders.registry import EncoderOptions, parse_encoder_args
+        from mlbench.encoders.registry import EncoderOptions
+        from mlbench.options import parse_pairs
         from mlbench.pipeline import RunConfig, run
 
         from mlbench.pipeline import plan
 
         cfg = RunConfig(model=model, tasks=[task], out_dir=out, data_dir=data_dir, langs=split_list(langs),
                         lareqa=LareqaOptions(max_articles=max_articles),
-                        encoder=EncoderOptions(args=parse_encoder_args(encoder_arg)))
+                        encoder=EncoderOptions(args=parse_pairs(encoder_arg, "--encoder-arg")))
         (planned,) = plan(cfg).tasks
         if expected is not None:  # another slice than the pinned one is refused before any encoding
             read_expected(expected, task).check_slice(planned.slice, f"--model {model} --task {task}")

@@ -34,6 +34,7 @@ def evaluate_command(
     pool_subset: Annotated[Optional[int], typer.Option(help=CORPUS + "the pool was the judged passages plus N others.")] = None,
     ir_datasets_home: Annotated[Optional[Path], typer.Option(help=CORPUS + "ir_datasets' data folder, instead of $IR_DATASETS_HOME.")] = None,
     multi_pool: Annotated[bool, typer.Option(help=CORPUS + "the run may hold LANG>* settings (the union of the pools).")] = False,
+    loader_arg: Annotated[Optional[list[str]], typer.Option("--loader-arg", help="key=value: an option of the task's loader by name (a format registered under mlbench.formats); may be repeated.")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
     format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
@@ -43,7 +44,8 @@ def evaluate_command(
     report, export and fuse."""
     from mlbench.data.corpus import CorpusOptions
     from mlbench.data.lareqa import LareqaOptions
-    from mlbench.data.loaders import options_for, request
+    from mlbench.data.loaders import options_of, request
+    from mlbench.options import parse_pairs
     from mlbench.errors import MlbenchError
     from mlbench.pipeline.evaluate import evaluate_run
     from mlbench.data.tasks import get_task
@@ -54,7 +56,8 @@ def evaluate_command(
     lareqa = LareqaOptions(max_articles=max_articles, candidate_text=candidate_text)
     corpus = CorpusOptions(split=split, pool_subset=pool_subset, ir_datasets_home=ir_datasets_home,
                            multi_pool=multi_pool)
-    req = request(spec, split_list(langs), data_dir, max_queries, options_for(spec, lareqa, corpus))
+    req = request(spec, split_list(langs), data_dir, max_queries,
+                  options_of(spec, (lareqa, corpus), parse_pairs(loader_arg, "--loader-arg")))
     got = evaluate_run(req, run, kinds=kinds, metrics=split_list(metrics), trec_measures=split_list(trec_measures),
                        name=name, out_dir=out, command=shlex.join(["mlbench", *sys.argv[1:]]))
     print_results([got], format, _notes)

@@ -43,10 +43,10 @@ def models_command(format: Annotated[str, typer.Option("--format", "-f", help=FO
     if format == "json":
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return
-    table = TextTable.of(("name", "kind", "dim", "languages", "entry point"), right=("dim",),
+    table = TextTable.of(("name", "kind", "dim", "languages", "weights", "entry point"), right=("dim",),
                          title="encoders registered under mlbench.encoders",
                          caption="also: --model module:factory, or a sentence-transformers hub id / local folder")
     for r in rows:
         table.add(r["name"], r.get("kind", "–"), str(r.get("dim") or "–"), r.get("languages", r.get("note", "–")),
-                  r["entry_point"])
+                  r.get("weights", "–"), r["entry_point"])
     show(table, console())

@@ -31,6 +31,7 @@ def run_command(
     max_articles: MaxArticlesOpt = None,
     candidate_text: Annotated[str, typer.Option(help="LAReQA: what a candidate's text is: sentence | sentence+context.")] = "sentence",
     encoder_arg: Annotated[Optional[list[str]], typer.Option("--encoder-arg", help="key=value passed to a plugin factory; may be repeated.")] = None,
+    loader_arg: Annotated[Optional[list[str]], typer.Option("--loader-arg", help="key=value: an option of the task's loader by name (a format registered under mlbench.formats); may be repeated.")] = None,
     query_prompt: Annotated[Optional[str], typer.Option(help="Prompt for queries (e.g. 'query: ' for E5; '' for none). Default: the model's own, as sentence-transformers' encode_query applies it.")] = None,
     candidate_prompt: Annotated[Optional[str], typer.Option(help="Prompt for candidates (e.g. 'passage: '). Default: the model's own (document, passage or corpus, else its default prompt).")] = None,
     query_prompt_name: Annotated[Optional[str], typer.Option(help="One of the model's own prompts for queries, by name (its config's prompts).")] = None,
@@ -78,7 +79,8 @@ def run_command(
     from mlbench.cli.progress import progress
     from mlbench.data.corpus import CorpusOptions
     from mlbench.data.lareqa import LareqaOptions
-    from mlbench.encoders.registry import EncoderOptions, parse_encoder_args
+    from mlbench.encoders.registry import EncoderOptions
+    from mlbench.options import parse_pairs
     from mlbench.engines import EngineOptions
     from mlbench.errors import MlbenchError
     from mlbench.pipeline import RunConfig, plan, run
@@ -93,7 +95,7 @@ def run_command(
         cache_dir=cache_dir, store_dir=store_dir, store_chunk_rows=store_chunk_rows, sampling=sampling, base_model=base_model,
         step=step, trec_dir=trec_dir, trec_depth=trec_depth, keep_rankings=keep_rankings,
         command=shlex.join(["mlbench", *sys.argv[1:]]),
-        encoder=EncoderOptions(args=parse_encoder_args(encoder_arg), query_prompt=query_prompt,
+        encoder=EncoderOptions(args=parse_pairs(encoder_arg, "--encoder-arg"), query_prompt=query_prompt,
                                candidate_prompt=candidate_prompt, max_seq_length=max_seq_length,
                                batch_tokens=batch_tokens, device=device, precision=precision, normalize=normalize,
                                trust_remote_code=trust_remote_code, revision=revision, truncate_dim=truncate_dim,
@@ -101,6 +103,7 @@ def run_command(
         lareqa=LareqaOptions(max_articles=max_articles, candidate_text=candidate_text),
         corpus=CorpusOptions(split=split, pool_subset=pool_subset, pool_docids=pool_docids,
                              ir_datasets_home=ir_datasets_home, multi_pool=multi_pool),
+        loader_args=parse_pairs(loader_arg, "--loader-arg"),
         search=SearchOptions(backend=backend, index=index, depth=depth),
         engine=EngineOptions(engine=engine, workers=workers, devices=split_list(devices),
                              cpus_per_worker=cpus_per_worker, ray_address=ray_address),

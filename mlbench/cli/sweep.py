@@ -48,7 +48,9 @@ def sweep_command(
     err, out_console = console(stderr=True), console()
 
     def done(point, reused: bool) -> None:
-        err.print(f"{point.label}: {'already in ' + str(out / 'sweep.json') if reused else 'evaluated'}",
+        how = ("already in " + str(out / "sweep.json") if reused else
+               "the trainer's evaluation at this step (not encoded again)" if point.from_training else "evaluated")
+        err.print(f"{point.label}: {how}",
                   markup=False, highlight=False, soft_wrap=True)
 
     with progress(err) as start:

@@ -29,6 +29,12 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Seed of the batches and of torch.")] = 0,
     device: Annotated[str, typer.Option(help="cpu | cuda | mps.")] = "cpu",
     save_base: Annotated[bool, typer.Option(help="Also write OUT/step-0, the base model as training starts (with the same mlbench.json), as a sweep's first point.")] = False,
+    eval_every: Annotated[int, typer.Option(help="Evaluate on the first --eval-task every N steps (and at the last) with mlbench's evaluator: result files under OUT/mlbench/step-K/, figures in OUT/evaluations.jsonl and each checkpoint's mlbench.json. 0: no evaluation.")] = 0,
+    eval_langs: Annotated[Optional[str], typer.Option(help="Evaluation slice: comma list of languages (default all).")] = None,
+    eval_kinds: Annotated[Optional[str], typer.Option(help="Evaluation slice: comma list of setting kinds.")] = None,
+    eval_max_articles: Annotated[Optional[int], typer.Option(help="Evaluation slice (LAReQA): the first N articles per language.")] = None,
+    eval_metrics: Annotated[Optional[str], typer.Option(help="Evaluation metrics (default: the task's).")] = None,
+    keep_best: Annotated[Optional[str], typer.Option(help="Keep OUT/best, the evaluated step best by KIND:METRIC (e.g. multi:map), rank_distance or own_lang@10; needs --eval-every.")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
 ) -> None:
@@ -41,8 +47,10 @@ def train_command(
     cfg = TrainConfig(strategy=strategy, out=out, base=base, alpha=alpha, train_task=train_task,
                       eval_tasks=eval_task or ["xquad-r"], langs=split_list(langs), data_dir=data_dir,
                       tasks_dirs=tasks_dir, steps=steps,
-                      save_every=save_every, batch_size=batch_size, max_length=max_length, lr=lr, weight_decay=weight_decay, warmup=warmup,
-                      seed=seed, device=device, save_base=save_base)
+                      save_every=save_every, batch_size=batch_size, max_length=max_length, lr=lr,
+                      weight_decay=weight_decay, warmup=warmup, seed=seed, device=device, save_base=save_base,
+                      eval_every=eval_every, eval_langs=split_list(eval_langs), eval_kinds=eval_kinds,
+                      eval_max_articles=eval_max_articles, eval_metrics=split_list(eval_metrics), keep_best=keep_best)
     err = console(stderr=True)
     with progress(err) as start:
         tick, last = None, {"loss": 0.0}
@@ -53,8 +61,10 @@ def train_command(
                 tick = start(f"train {cfg.strategy}", cfg.steps, "steps")
             last["loss"] = loss
             tick(1)
-        saved = train(cfg, on_step)
+        def on_eval(step: int, name: str, value: float) -> None:
+            err.print(f"step {step}: {name} {value:.4f}", markup=False, highlight=False)
+        saved = train(cfg, on_step, on_eval)
     out_console = console()
-    for folder in saved:
+    for folder in saved + ([out / "best"] if keep_best else []):
         out_console.print(f"wrote {folder}", markup=False, highlight=False, soft_wrap=True)
     out_console.print(f"last batch loss {last['loss']:.4f}", markup=False, highlight=False)

@@ -91,6 +91,18 @@ def options_for(spec: TaskSpec, *groups: Any) -> Any:
     return next((group for group in groups if isinstance(group, own)), None) or own()
 
 
+def options_of(spec: TaskSpec, groups: tuple[OptionGroup, ...], args: dict[str, Any] | None = None) -> OptionGroup:
+    """The options of ``spec``'s loader a command was given: its own group among ``groups`` (the
+    flags of the built-in formats), or ``args`` by name (``--loader-arg``, any format), not both."""
+    options = options_for(spec, *groups)
+    if args:
+        if options.given():
+            raise MlbenchError(f"--loader-arg and {options.given()[0]} both set options of {spec.name}; give them "
+                               "one way")
+        options = options_from(spec, **args)
+    return options
+
+
 def _refuse_foreign(spec: TaskSpec, group: OptionGroup) -> None:
     """Another loader's options may be present, at their defaults; a flag set there is refused."""
     given = group.given()

@@ -30,7 +30,7 @@ import numpy as np
 from mlbench.embedding.batches import encode_batches, plan_batches
 from mlbench.embedding.units import Engine, Unit
 from mlbench.encoders.base import Encoder
-from mlbench.files import write_bytes, write_json
+from mlbench.files import make_dirs, write_bytes, write_json
 from mlbench.home import embedding_cache_dir
 
 FLUSH_ROWS = 2048  # verified vectors are written to a new shard every this many texts
@@ -44,7 +44,7 @@ def text_key(kind: str, scope: str, text: str) -> bytes:
 class EmbeddingCache:
     def __init__(self, fingerprint: str, description: dict, root: Path | None = None) -> None:
         self.dir = Path(root or embedding_cache_dir()) / fingerprint
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.dir)
         meta = self.dir / "encoder.json"
         if not meta.exists():
             write_json(meta, description)
@@ -113,6 +113,41 @@ class EmbeddingCache:
 
     def description(self) -> dict:
         return json.loads((self.dir / "encoder.json").read_text(encoding="utf-8"))
+
+
+class MemoryCache:
+    """The cache's interface with nothing written: for a model whose weights change between calls
+    (the training-loop evaluator), where vectors of one call are never valid for the next. Each
+    unique text is still encoded once per call."""
+
+    dir = None
+
+    def __init__(self) -> None:
+        self._vectors: dict[bytes, np.ndarray] = {}
+        self.dim: int | None = None
+
+    def refresh(self) -> None:
+        pass
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._vectors
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get_many(self, keys: list[bytes]) -> np.ndarray:
+        if not keys:
+            return np.empty((0, self.dim or 0), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys])
+
+    def put_many(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape[0] != len(keys) or not np.isfinite(vectors).all():
+            raise ValueError("embedding cache: refusing to store unverified vectors")
+        if len(keys):
+            self.dim = vectors.shape[1]
+        for key, vec in zip(keys, vectors):
+            self._vectors.setdefault(key, vec)
 
 
 @dataclass

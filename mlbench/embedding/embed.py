@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mlbench.data.model import MemoryCandidates, StreamedCandidates, TaskData
-from mlbench.embedding.cache import EmbeddingCache, embed_texts
+from mlbench.embedding.cache import EmbeddingCache, MemoryCache, embed_texts
 from mlbench.embedding.fill import build
 from mlbench.embedding.store import DEFAULT_CHUNK_ROWS, VectorStore, store_folder
 from mlbench.embedding.units import Engine
@@ -42,12 +42,13 @@ class Embeddings:
 
 def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progress: ProgressStart | None = None,
           cache_dir: Path | None = None, stores_dir: Path | None = None,
-          store_chunk_rows: int = DEFAULT_CHUNK_ROWS, engine: Engine | None = None) -> Embeddings:
+          store_chunk_rows: int = DEFAULT_CHUNK_ROWS, engine: Engine | None = None, cache: bool = True) -> Embeddings:
     """``engine`` (:mod:`mlbench.engines`; default local) encodes the candidates: streamed ones
-    chunk by chunk into the store, in-memory ones through the text cache. Queries are encoded here."""
+    chunk by chunk into the store, in-memory ones through the text cache (``cache=False``: a cache
+    in memory only, nothing written). Queries are encoded here."""
     remote = engine if engine is not None and getattr(engine, "name", "local") != "local" else None
     fp = fingerprint(description)
-    cache = EmbeddingCache(fp, description, cache_dir)
+    text_cache = EmbeddingCache(fp, description, cache_dir) if cache else MemoryCache()
     streamed = [lang for lang, d in data.langs.items() if isinstance(d.candidates, StreamedCandidates)]
     rows = {lang: data.evaluated(lang) for lang in data.query_langs}
     groups: dict[tuple[str, str], list[str]] = {}
@@ -58,11 +59,12 @@ def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progres
             groups[("candidate", lang)] = d.candidates.texts
     label = f"encoding {data.spec.name}" + (" queries" if streamed else "")
     start = (lambda total: progress(label, total)) if progress else None
-    emb, stats = embed_texts(encoder, cache, groups, start, engine=remote)
+    emb, stats = embed_texts(encoder, text_cache, groups, start, engine=remote)
     candidates: dict[str, np.ndarray | VectorStore] = {
         lang: emb[("candidate", lang)] for lang in data.pool_langs if ("candidate", lang) in emb}
     info: dict[str, Any] = {"unique_texts": stats.unique, "from_cache": stats.cached, "encoded": stats.encoded,
-                            "batches": stats.batches, "cache_dir": str(cache.dir), "fingerprint": fp}
+                            "batches": stats.batches,
+                            "cache_dir": str(text_cache.dir) if text_cache.dir is not None else None, "fingerprint": fp}
     if streamed:
         root = Path(stores_dir or store_dir())
         passages: dict[str, Any] = {}

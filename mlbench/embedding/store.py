@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from mlbench.errors import MlbenchError
-from mlbench.files import file_digests, write_bytes, write_json
+from mlbench.files import file_digests, make_dirs, write_bytes, write_json
 
 SCHEMA = "mlbench.store/2"
 DEFAULT_CHUNK_ROWS = 4096
@@ -116,7 +116,7 @@ class VectorStore:
 
     def __init__(self, folder: Path, identity: dict[str, Any]) -> None:
         self.dir = Path(folder)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.dir)
         self.identity = json.loads(json.dumps(identity, sort_keys=True))
         self._manifest_path = self.dir / MANIFEST
         if self._manifest_path.exists():

@@ -4,7 +4,7 @@ A model is identified by its spec plus a resolved hub revision (the snapshot com
 content hash of its weight files, so two result files can be told apart even when a folder was
 overwritten in place. Optional training metadata (``sampling``: x-x, x-y, hybrid, other;
 ``base_model``; ``step``; and what the reference trainer adds: ``alpha``, ``seed``, ``prompts``,
-``training``) comes from ``mlbench.json`` in the checkpoint folder or from flags. A checkpoint's
+``training``, and ``evaluation``: the result the trainer's evaluator wrote at that step) comes from ``mlbench.json`` in the checkpoint folder or from flags. A checkpoint's
 ``prompts`` are what it was trained with; a run applies them unless told other prompts.
 """
 
@@ -22,7 +22,7 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".npz", ".onnx", ".ggu
 SAMPLING = (*STRATEGIES, "other")  # the trainer's strategies, or another recipe
 METADATA_FILE = "mlbench.json"
 # what mlbench.json may hold; the reference trainer (mlbench.training) writes all of them
-METADATA_FIELDS = ("sampling", "alpha", "base_model", "step", "seed", "prompts", "training")
+METADATA_FIELDS = ("sampling", "alpha", "base_model", "step", "seed", "prompts", "training", "evaluation")
 
 
 def hash_files(paths: list[Path]) -> str:

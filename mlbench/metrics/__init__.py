@@ -1,6 +1,7 @@
-"""Metrics: what a measure is (:mod:`mlbench.metrics.measures`), how it is computed from the ranks
-and grades of the judged candidates (:mod:`mlbench.metrics.compute`), and the one scorer of a
-setting's judged ranks, measures and diagnostics (:mod:`mlbench.metrics.score`)."""
+"""Metrics: what a measure is and how it is computed from the ranks and grades of the judged
+candidates, one registered function each (:mod:`mlbench.metrics.measures`), the diagnostics
+(:mod:`mlbench.metrics.compute`), and the one scorer of a setting's judged ranks
+(:mod:`mlbench.metrics.score`)."""
 
 from mlbench.metrics.compute import compute, rank_distance
 from mlbench.metrics.measures import (

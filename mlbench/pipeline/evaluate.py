@@ -36,10 +36,11 @@ from mlbench.data.loaders import load, slice_of
 from mlbench.data.model import MemoryCandidates, TaskData
 from mlbench.errors import MlbenchError
 from mlbench.metrics import BIAS_CUTOFFS, parse_metrics
+from mlbench.metrics.measures import measure_parameters
 from mlbench.pipeline.output import RunOutput
 from mlbench.results.build import RunFacts, build_result
 from mlbench.results.model import Result
-from mlbench.results.values import SettingValues, scored
+from mlbench.results.values import SettingValues, add_rank_correlation, scored
 from mlbench.runs import JudgedRanks, Qrels, Run
 from mlbench.runs.run import FULL
 from mlbench.runs.ties import TIE_RULE
@@ -190,12 +191,13 @@ def _trec_measures(names: Sequence[str], run: Run, qrels: Qrels) -> dict[str, np
 
 
 def score_run(data_langs: Sequence[str], s: Setting, run: Run, qrels: Qrels, groups: list[str], n_left_out: int,
-              metrics: list[str], trec_measures: Sequence[str] | None = None) -> SettingValues:
+              metrics: list[str], trec_measures: Sequence[str] | None = None, pool_size: int | None = None
+              ) -> SettingValues:
     """One setting's values from a run and its qrels (the rank distance only when the run is full),
     the run and qrels kept for the rankings sidecar; ``data_langs``: the pool's languages."""
     langs = s.pool_langs(tuple(data_langs)) if s.pool == ALL else ()
     judged = JudgedRanks.from_run(run, qrels, s.query_lang, langs, BIAS_CUTOFFS)
-    out = scored(s, run.query_ids, groups, n_left_out, judged, metrics, qrels.level, run, qrels)
+    out = scored(s, run.query_ids, groups, n_left_out, judged, metrics, qrels.level, run, qrels, pool_size=pool_size)
     if trec_measures:
         out.per_query.update(_trec_measures(trec_measures, run, qrels))
     return out
@@ -267,7 +269,9 @@ def evaluate_run(req: LoadRequest | str, run: Any, *, kinds: str | None = None, 
     values = []
     for s, run_s, qrels, groups, left in per_setting:
         run_s.full = full
-        values.append(score_run(data.pool_langs, s, run_s, qrels, groups, left, chosen, trec_measures))
+        values.append(score_run(data.pool_langs, s, run_s, qrels, groups, left, chosen, trec_measures,
+                                _pool_size(data, s)))
+    add_rank_correlation(values, chosen, {v.setting.query_lang: v.run.ids for v in values if v.setting.pool == ALL})
     all_metrics = chosen + sorted({m for v in values for m in v.per_query if m.startswith("trec:")})
     t3 = time.perf_counter()
 
@@ -292,6 +296,7 @@ def evaluate_run(req: LoadRequest | str, run: Any, *, kinds: str | None = None, 
                          description={"type": "external run", "tag": tag, "files": listed},
                          metadata={}, device="none", metrics=all_metrics, main_metric=main,
                          search={"backend": "external run", "depth": shown, "tie_rule": TIE_RULE},
+                         measures=measure_parameters(chosen),
                          timings={"read_run_s": t1 - t0, "load_data_s": t2 - t1, "score_metrics_s": t3 - t2},
                          kept_depth=shown)
         result = build_result(data, values, facts, slice_of(req, tuple(sorted({v.setting.kind for v in values}))))

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 
-from mlbench.encoders.registry import parse_encoder_args
+from mlbench.options import parse_pairs
 from mlbench.errors import MlbenchError
 from mlbench.pipeline.evaluate import choose_metrics, score_run, write_scored
 from mlbench.pipeline.output import RunOutput
 from mlbench.results.build import RunFacts, derived_result
 from mlbench.results.files import require_like, require_same_task
 from mlbench.results.model import Result
+from mlbench.results.values import add_rank_correlation
 from mlbench.runs import Run
 from mlbench.runs.ties import TIE_RULE
 
@@ -103,6 +104,7 @@ def fuse_results(results: Sequence[Result], method: str = "rrf", norm: str = "mi
     languages = results[0].task.languages
     out = [score_run(languages, s.setting, run, qrels, groups, s.n_left_out, chosen)
            for s, run, qrels, groups in per_setting]
+    add_rank_correlation(out, chosen, {v.setting.query_lang: v.run.ids for v in out if v.setting.pool == "*"})
     t1 = time.perf_counter()
     inputs = [{"file": str(r.path), "sha256": hashlib.sha256(Path(r.path).read_bytes()).hexdigest(),
                "rankings_sha256": r.rankings_file.sha256, "model": r.model.name,
@@ -127,7 +129,7 @@ def fuse_results(results: Sequence[Result], method: str = "rrf", norm: str = "mi
 
 def parse_params(pairs: Sequence[str] | None, weights: str | None) -> dict[str, Any]:
     """``--param k=60`` (values read as JSON when they parse) and ``--weights 0.3,0.7``."""
-    out = parse_encoder_args(list(pairs or []), "--param")
+    out = parse_pairs(list(pairs or []), "--param")
     if weights:
         try:
             out["weights"] = [float(x) for x in weights.split(",")]

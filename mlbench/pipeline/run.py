@@ -22,7 +22,7 @@ from typing import Any
 from mlbench.data.corpus import CorpusOptions
 from mlbench.data.lareqa import LareqaOptions
 from mlbench.data.loader import LoadRequest
-from mlbench.data.loaders import get_loader, load, options_for, request, slice_of
+from mlbench.data.loaders import get_loader, load, options_of, request, slice_of
 from mlbench.data.tasks import get_task
 from mlbench.embedding.embed import embed
 from mlbench.embedding.store import DEFAULT_CHUNK_ROWS
@@ -33,14 +33,18 @@ from mlbench.encoders.checkpoint import checkpoint_metadata
 from mlbench.encoders.registry import DEFAULT_MODEL, EncoderOptions, check_spec, load_model, st_backed
 from mlbench.errors import MlbenchError
 from mlbench.metrics import Metric, parse_metrics
+from mlbench.metrics.measures import measure_parameters
 from mlbench.options import OptionGroup
 from mlbench.pipeline.output import RunOutput
+from mlbench.data.model import TaskData
 from mlbench.results.build import RunFacts, build_result
+from mlbench.results.model import Result
+from mlbench.results.values import SettingValues
 from mlbench.retrieval.base import FULL_DEPTH, Backend, Job, SearchOptions
 from mlbench.retrieval.choose import choose
 from mlbench.runs.run import FULL, parse_depth
 from mlbench.runs.trec import write_trec
-from mlbench.task import DEFAULT_TASK, TaskSpec, enumerate_settings, parse_kinds
+from mlbench.task import DEFAULT_TASK, Setting, TaskSpec, enumerate_settings, parse_kinds
 
 ProgressStart = Callable[[str, int], Callable[[int], None]]
 
@@ -62,6 +66,7 @@ class RunConfig:
     data_dir: Path | None = None
     tasks_dirs: list[Path] | None = None
     cache_dir: Path | None = None  # text embedding cache (default MLBENCH_HOME/embeddings)
+    cache: bool = True  # False: vectors kept in memory only (a model that changes between calls: training)
     store_dir: Path | None = None  # corpus embedding stores (default MLBENCH_HOME/corpus)
     store_chunk_rows: int = DEFAULT_CHUNK_ROWS  # passages per store chunk (the most work an interruption loses)
     sampling: str | None = None  # checkpoint metadata (else from the folder's mlbench.json)
@@ -75,6 +80,7 @@ class RunConfig:
     lareqa: LareqaOptions = field(default_factory=LareqaOptions)
     corpus: CorpusOptions = field(default_factory=CorpusOptions)
     loader_options: list[OptionGroup] = field(default_factory=list)  # other formats' groups (entry-point loaders)
+    loader_args: dict[str, Any] = field(default_factory=dict)  # --loader-arg: the task's own loader's options by name
     search: SearchOptions = field(default_factory=SearchOptions)
     engine: EngineOptions = field(default_factory=EngineOptions)
 
@@ -121,7 +127,7 @@ def plan(cfg: RunConfig, model: Encoder | PoolScorer | None = None) -> Plan:
     specs = [get_task(name, cfg.tasks_dirs) for name in cfg.tasks]  # an unknown task fails before any work
     plans = []
     for spec in specs:
-        req = request(spec, cfg.langs, cfg.data_dir, cfg.max_queries, options_for(spec, *cfg.loader_groups()))
+        req = request(spec, cfg.langs, cfg.data_dir, cfg.max_queries, options_of(spec, cfg.loader_groups(), cfg.loader_args))
         loader = get_loader(spec.format)
         backend = choose(cfg.search, in_memory=not loader.streamed)
         metrics = asked or parse_metrics(list(spec.metrics))
@@ -202,33 +208,67 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
         engine.close()
 
 
-def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, description: dict[str, Any],
-              the_plan: Plan, load_s: float, progress: ProgressStart | None, engine: Engine) -> RunOutput:
+@dataclass
+class Loaded:
+    """One task's data, loaded once (and held by a training-loop evaluator across its calls), with
+    the settings the run scores and the seconds the load took."""
+
+    plan: TaskPlan
+    data: TaskData
+    settings: list[Setting]
+    seconds: float
+
+
+def load_data(p: TaskPlan) -> Loaded:
+    """The task's data in the form its backend reads, and its settings; the loader's warnings go to
+    stderr once."""
     t0 = time.perf_counter()
     data = p.backend.prepare(load(p.request))
     settings = enumerate_settings(data.query_langs, tuple(k for k in p.kinds if k in data.kinds), data.pool_langs)
     for line in data.warnings:
         sys.stderr.write(f"mlbench: warning: {line}\n")
+    return Loaded(p, data, settings, time.perf_counter() - t0)
+
+
+def score_task(cfg: RunConfig, loaded: Loaded, model: Encoder | PoolScorer, description: dict[str, Any],
+               the_plan: Plan, engine: Engine, progress: ProgressStart | None = None,
+               timings: dict[str, float] | None = None) -> tuple[Result, list[SettingValues]]:
+    """Encode what the task needs (once per unique text), retrieve, score and build the result: the
+    one scoring path of ``mlbench run`` and of the training-loop evaluator."""
+    p, data = loaded.plan, loaded.data
+    if any(m.base == "mrc" for m in p.metrics) and not data.parallel:
+        raise MlbenchError(f"metric mrc pairs a query with its translations; {p.spec.name}'s queries are not parallel "
+                           "across languages")
     t1 = time.perf_counter()
     vectors = None
     if isinstance(model, Encoder):
         vectors = embed(data, model, description, progress, cfg.cache_dir, cfg.store_dir, cfg.store_chunk_rows,
-                        engine)
+                        engine, cache=cfg.cache)
     t2 = time.perf_counter()
     metrics = [m.name for m in p.metrics]
-    got = p.backend.run(Job(data, settings, metrics, model, vectors, the_plan.keep), progress)
+    got = p.backend.run(Job(data, loaded.settings, metrics, model, vectors, the_plan.keep), progress)
     facts = RunFacts(command=cfg.command, model_spec=cfg.model, model_name=getattr(model, "name", cfg.model),
                      description=description, metadata=the_plan.metadata, device=getattr(model, "device", "cpu"),
                      metrics=metrics, main_metric=p.main_metric, encoding=vectors.info if vectors else {},
-                     engine=engine.describe(), search=got.info,
-                     timings={"load_model_s": load_s, "load_data_s": t1 - t0, "encode_s": t2 - t1, **got.timings},
+                     engine=engine.describe(), search=got.info, measures=measure_parameters(metrics),
+                     timings={**(timings or {}), "load_data_s": loaded.seconds, "encode_s": t2 - t1, **got.timings},
                      kept_depth=FULL if the_plan.keep >= FULL_DEPTH else the_plan.keep)
-    result = build_result(data, got.results, facts, p.slice)
+    return build_result(data, got.results, facts, p.slice), got.results
+
+
+def write_task(cfg: RunConfig, result: Result, values: list[SettingValues], out_dir: Path | None = None) -> RunOutput:
+    """The result file (and TREC files when asked) of one task."""
     if cfg.trec_dir:
-        write_trec(cfg.trec_dir, p.spec.name, result.model.name,
-                   {v.setting.id: (v.run, v.qrels) for v in got.results if v.run is not None}, cfg.trec_depth)
+        write_trec(cfg.trec_dir, result.task.name, result.model.name,
+                   {v.setting.id: (v.run, v.qrels) for v in values if v.run is not None}, cfg.trec_depth)
     if cfg.keep_rankings is None:  # kept for the TREC files only
-        for v in got.results:
+        for v in values:
             v.run = v.qrels = None
-    path = result.to_disk(cfg.out_dir)
-    return RunOutput(path, result, got.results)
+    return RunOutput(result.to_disk(out_dir or cfg.out_dir), result, values)
+
+
+def _run_task(cfg: RunConfig, p: TaskPlan, model: Encoder | PoolScorer, description: dict[str, Any],
+              the_plan: Plan, load_s: float, progress: ProgressStart | None, engine: Engine) -> RunOutput:
+    result, values = score_task(cfg, load_data(p), model, description, the_plan, engine, progress,
+                                {"load_model_s": load_s})
+    return write_task(cfg, result, values)

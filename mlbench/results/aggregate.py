@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 
 from mlbench.metrics import OWN_LANG_EXPECTED, RANK_DISTANCE, own_lang
-from mlbench.results.values import SettingValues
+from mlbench.results.values import SettingValues, mean_of
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return float(np.mean(values)) if len(values) else None
+def _mean(values: Sequence[float | None] | np.ndarray) -> float | None:
+    if isinstance(values, np.ndarray):
+        return mean_of(values)
+    return mean_of([np.nan if v is None else v for v in values])
 
 
 def _bias(multi: Sequence[SettingValues]) -> dict[str, Any]:
@@ -34,10 +36,10 @@ def _bias(multi: Sequence[SettingValues]) -> dict[str, Any]:
     language and macro-averaged, and the query-language x pool-language mix of the top-c."""
     out: dict[str, Any] = {}
     cutoffs = sorted({c for r in multi for c in r.lang_share})
-    expected = {r.setting.query_lang: _mean(r.per_query[OWN_LANG_EXPECTED].tolist()) for r in multi
+    expected = {r.setting.query_lang: _mean(r.per_query[OWN_LANG_EXPECTED]) for r in multi
                 if OWN_LANG_EXPECTED in r.per_query}
     for c in cutoffs:
-        own = {r.setting.query_lang: _mean(r.per_query[own_lang(c)].tolist()) for r in multi
+        own = {r.setting.query_lang: _mean(r.per_query[own_lang(c)]) for r in multi
                if own_lang(c) in r.per_query}
         out[f"top{c}"] = {"own_share": {"macro": _mean(list(own.values())), "query_langs": own},
                           "matrix": {r.setting.query_lang: r.lang_share[c] for r in multi}}
@@ -55,17 +57,24 @@ def aggregate(results: Sequence[SettingValues], metrics: Sequence[str], micro: b
         chosen = [r for r in results if r.setting.kind == kind and len(r.query_ids)]
         if not chosen:
             continue
-        kinds[kind] = {m: _mean([settings[r.setting.id][m] for r in chosen]) for m in metrics}
+        present = [m for m in metrics if all(m in settings[r.setting.id] for r in chosen)]  # PEER, MRC: multi only
+        kinds[kind] = {m: _mean([settings[r.setting.id][m] for r in chosen]) for m in present}
         langs = sorted({r.setting.query_lang for r in chosen})
         by_lang[kind] = {lang: {m: _mean([settings[r.setting.id][m] for r in chosen if r.setting.query_lang == lang])
-                                for m in metrics} for lang in langs}
+                                for m in present} for lang in langs}
     out: dict[str, Any] = {"kinds": kinds, "query_langs": by_lang}
     multi = [r for r in results if r.setting.kind == "multi" and len(r.query_ids)]
     if multi:
         if micro:
-            out["multi_micro"] = {m: _mean(np.concatenate([r.per_query[m] for r in multi]).tolist()) for m in metrics}
+            out["multi_micro"] = {m: _mean(np.concatenate([r.per_query[m] for r in multi])) for m in metrics
+                                  if all(m in r.per_query for r in multi)}
         if all(RANK_DISTANCE in r.per_query for r in multi):
-            per_lang = {r.setting.query_lang: _mean(r.per_query[RANK_DISTANCE].tolist()) for r in multi}
+            per_lang = {r.setting.query_lang: _mean(r.per_query[RANK_DISTANCE]) for r in multi}
             out["rank_distance"] = {"macro": _mean(list(per_lang.values())), "query_langs": per_lang}
         out["language_bias"] = _bias(multi)
+        correlated = sorted({m for r in multi for m in r.pairs})
+        if correlated:
+            out["rank_correlation"] = {m: {"macro": kinds["multi"].get(m), "query_langs": {
+                lang: vals.get(m) for lang, vals in by_lang["multi"].items()},
+                "matrix": {r.setting.query_lang: r.pairs[m] for r in multi}} for m in correlated}
     return out

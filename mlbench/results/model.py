@@ -126,6 +126,7 @@ class Aggregates:
     multi_micro: dict[str, float | None] | None = None
     rank_distance: dict[str, Any] | None = None  # macro, query_langs
     language_bias: dict[str, Any] | None = None  # topC: own_share, matrix; expected_own_share
+    rank_correlation: dict[str, Any] | None = None  # mrc[@k]: macro, query_langs, matrix (query lang -> other -> rho)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def own_share(self, cutoff: int = 10) -> tuple[dict[str, Any], dict[str, Any]]:

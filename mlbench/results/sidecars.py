@@ -85,18 +85,25 @@ def rankings_bytes(values: list[SettingValues]) -> bytes:
 
 
 def write(result: Any, out_dir: Path) -> Path:
-    """Write ``result``'s sidecars, then its JSON (it names their hashes, so it goes last)."""
+    """Write ``result``'s sidecars, then its JSON (it names their hashes, so it goes last). A result
+    built in this process writes its values; one read from a file (migrated, or marked) copies the
+    sidecars it was read with, checked by their sha256 on the way."""
     base = f"{result.task.name}--{slug(result.model.name)}"
     values: list[SettingValues] | None = result._values
-    if values is None:
-        raise MlbenchError(f"{result.where}: no per-query values in memory to write")
-    if any(v.run is not None for v in values):
-        ranked = rankings_bytes(values)
+    if values is not None:
+        ranked = rankings_bytes(values) if any(v.run is not None for v in values) else None
+        blob = per_query_bytes(values)
+        depth = result._kept_depth
+    elif result.path is not None:
+        ranked = sidecar_bytes_of(result, "rankings") if result.rankings_file is not None else None
+        blob = sidecar_bytes_of(result, "per_query")
+        depth = result.rankings_file.depth if result.rankings_file is not None else None
+    else:
+        raise MlbenchError(f"{result.where}: no per-query values to write")
+    if ranked is not None:
         side = out_dir / f"{base}.rankings.npz"
         write_bytes(side, ranked)
-        result.rankings_file = Sidecar(side.name, hashlib.sha256(ranked).hexdigest(), RANKINGS_LAYOUT,
-                                       result._kept_depth)
-    blob = per_query_bytes(values)
+        result.rankings_file = Sidecar(side.name, hashlib.sha256(ranked).hexdigest(), RANKINGS_LAYOUT, depth)
     side = out_dir / f"{base}.perquery.npz"
     write_bytes(side, blob)
     result.per_query_file = Sidecar(side.name, hashlib.sha256(blob).hexdigest(), PER_QUERY_LAYOUT)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mlbench.metrics import score
+from mlbench.metrics import metric, score
 from mlbench.runs import JudgedRanks, Qrels, Run
 from mlbench.task import ALL, Setting
 
@@ -32,17 +32,67 @@ class SettingValues:
     lang_share: dict[int, dict[str, float]] = field(default_factory=dict)
     run: Run | None = None
     qrels: Qrels | None = None
+    pairs: dict[str, dict[str, float | None]] = field(default_factory=dict)  # mrc[@k] -> other query language -> mean rho
 
     def means(self) -> dict[str, float | None]:
-        return {m: (float(v.mean()) if len(v) else None) for m, v in self.per_query.items()}
+        return {m: mean_of(v) for m, v in self.per_query.items()}
+
+
+def mean_of(values: Sequence[float] | np.ndarray) -> float | None:
+    """The mean of per-query values, leaving out the queries where a measure is undefined (NaN:
+    PEER's 0/0, MRC of a question held in one language only); None when none is defined."""
+    arr = np.asarray(values, dtype=np.float64)
+    if not arr.size:
+        return None
+    if np.isnan(arr).any():
+        arr = arr[~np.isnan(arr)]
+        if not arr.size:
+            return None
+    return float(arr.mean())
 
 
 def scored(setting: Setting, query_ids: Sequence[str], groups: Sequence[str], n_left_out: int, ranks: JudgedRanks,
-           metrics: Sequence[str], level: int = 1, run: Run | None = None, qrels: Qrels | None = None
-           ) -> SettingValues:
-    """A setting's values from its judged ranks, through the one scorer (:func:`mlbench.metrics.score`)."""
-    per_query, shares = score(ranks, metrics, level, setting.query_lang, multilingual=setting.pool == ALL)
-    return SettingValues(setting, list(query_ids), list(groups), n_left_out, per_query, shares, run, qrels)
+           metrics: Sequence[str], level: int = 1, run: Run | None = None, qrels: Qrels | None = None,
+           ranking: Run | None = None, pool_size: int | None = None) -> SettingValues:
+    """A setting's values from its judged ranks, through the one scorer (:func:`mlbench.metrics.score`);
+    ``run`` and ``qrels`` are kept with the values (kept rankings), ``ranking`` (default ``run``)
+    serves the measures of the ranking's top (PEER)."""
+    per_query, shares = score(ranks, metrics, level, setting.query_lang, multilingual=setting.pool == ALL,
+                              ranking=ranking if ranking is not None else run, qrels=qrels, pool_size=pool_size)
+    return SettingValues(setting, list(query_ids), list(groups), n_left_out, per_query, shares, run,
+                         qrels if run is not None else None)
+
+
+def add_rank_correlation(values: Sequence[SettingValues], metrics: Sequence[str],
+                         tops: dict[str, np.ndarray] | None = None, ranks: dict[str, np.ndarray] | None = None) -> None:
+    """The mean rank correlation of every multilingual setting's queries with their parallel queries
+    (:mod:`mlbench.metrics.rank_correlation`), added to each setting's per-query values and its row
+    of the language-pair matrix (``pairs``). ``ranks``: query language -> full rank vectors of the
+    setting's queries (``mrc``); ``tops``: query language -> top-k candidate ids of them, as strings
+    of one pool (``mrc@k``, and ``mrc`` when the tops are whole rankings)."""
+    from mlbench.metrics.rank_correlation import (mean_rank_correlation_from_ranks,
+                                                  mean_rank_correlation_from_top)
+
+    multi = [v for v in values if v.setting.pool == ALL]
+    for name in metrics:
+        m = metric(name)
+        if m.base != "mrc" or not multi:
+            continue
+        groups = [v.groups for v in multi]
+        if m.cutoff is None and ranks is not None:
+            got = mean_rank_correlation_from_ranks([ranks[v.setting.query_lang] for v in multi], groups)
+        else:
+            assert tops is not None, "MRC needs the settings' rankings"
+            ids = [tops[v.setting.query_lang] if m.cutoff is None else tops[v.setting.query_lang][:, : m.cutoff]
+                   for v in multi]
+            vocab = {d: i for i, d in enumerate(np.unique(np.concatenate([t.ravel() for t in ids])))}
+            got = mean_rank_correlation_from_top([np.vectorize(vocab.__getitem__, otypes=[np.int64])(t) if t.size
+                                                  else t.astype(np.int64) for t in ids], groups)
+        langs = [v.setting.query_lang for v in multi]
+        for i, v in enumerate(multi):
+            v.per_query[name] = got.per_query[i]
+            v.pairs[name] = {langs[j]: (None if np.isnan(got.matrix[i, j]) else float(got.matrix[i, j]))
+                             for j in range(len(langs)) if j != i}
 
 
 @dataclass

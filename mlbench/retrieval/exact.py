@@ -18,8 +18,9 @@ import numpy as np
 
 from mlbench.data.model import MemoryCandidates, StreamedCandidates, TaskData
 from mlbench.encoders.base import PoolIndex, PoolScorer
-from mlbench.metrics import BIAS_CUTOFFS, Metric
-from mlbench.results.values import SettingValues, scored
+from mlbench.metrics import BIAS_CUTOFFS, Metric, metric
+from mlbench.metrics.rank_correlation import rank_vectors
+from mlbench.results.values import SettingValues, add_rank_correlation, scored
 from mlbench.retrieval.base import MEMORY_POOL_LIMIT, SCORE_CHUNK_BYTES, Job, Retrieved
 from mlbench.retrieval.fullrank import beat_counts
 from mlbench.runs import JudgedRanks, Run
@@ -188,9 +189,11 @@ class _Counts:
 
 def _evaluate_group(data: TaskData, qlang: str, qrows: np.ndarray, group: ScoreGroup, metrics: Sequence[str],
                     chunk_rows: int | None, depth: int, columns: dict[tuple[str, ...], _Columns],
-                    clock: dict[str, float]) -> list[SettingValues]:
+                    clock: dict[str, float], side: dict[str, dict[str, np.ndarray]]) -> list[SettingValues]:
     """Per-query values of the settings of one score group; ``qrows`` are the evaluated queries of
-    ``qlang`` (the score rows, in order). ``clock`` accumulates the seconds spent on scores and ranks."""
+    ``qlang`` (the score rows, in order). ``clock`` accumulates the seconds spent on scores and ranks;
+    ``side`` gets what the rank correlation of the multilingual pool needs later ("tops": the
+    top ids, "ranks": full rank vectors, per query language)."""
     qd = data.langs[qlang].queries
     n = len(qrows)
     q_groups = [qd.groups[i] for i in qrows]
@@ -208,8 +211,15 @@ def _evaluate_group(data: TaskData, qlang: str, qrows: np.ndarray, group: ScoreG
         counts[True] = _Counts.empty(*cols.relevant(data, qlang, q_groups, multi=True), starts, len(levels),
                                      len(bounds))
     col_of = {s: (bounds[group.langs.index(s.pool)] if s.pool != ALL else (0, len(cols.ids))) for s in group.settings}
-    tops: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
-    top_scores: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings} if depth else {}
+    # how deep each setting's top is needed: kept rankings, and the measures of the multilingual
+    # pool's top (PEER@k, MRC@k; MRC of whole rankings keeps rank vectors instead)
+    asked = [metric(m) for m in metrics]
+    ranked = max([m.cutoff or 0 for m in asked if m.multilingual], default=0)
+    depth_of = {s: max(depth, ranked if s.pool == ALL else 0) for s in group.settings}
+    full_mrc = any(m.base == "mrc" and m.cutoff is None for m in asked)
+    tops: dict[Setting, list[np.ndarray]] = {s: [] for s in group.settings if depth_of[s]}
+    top_scores: dict[Setting, list[np.ndarray]] = {s: [] for s in tops}
+    rank_rows: list[np.ndarray] = []
     for rows in score_chunks(n, len(cols.ids), chunk_rows):
         t0 = time.perf_counter()
         scores = np.ascontiguousarray(group.scores(rows), dtype=np.float32)
@@ -223,9 +233,11 @@ def _evaluate_group(data: TaskData, qlang: str, qrows: np.ndarray, group: ScoreG
         clock["ranks_s"] += time.perf_counter() - t1
         for s in tops:
             lo, hi = col_of[s]
-            idx = top_columns(scores[:, lo:hi], depth, tiekey[lo:hi])
+            idx = top_columns(scores[:, lo:hi], depth_of[s], tiekey[lo:hi])
             tops[s].append(idx + lo)
             top_scores[s].append(np.take_along_axis(scores[:, lo:hi], idx, axis=1))
+        if full_mrc and has_all:
+            rank_rows.append(rank_vectors(scores, tiekey))
     out = []
     for s in group.settings:
         c = counts[s.pool == ALL and own_multi]
@@ -243,14 +255,22 @@ def _evaluate_group(data: TaskData, qlang: str, qrows: np.ndarray, group: ScoreG
             for li, cut in enumerate(levels):
                 judged.top_counts[cut] = c.top[keep, li, :]
                 judged.top_sizes[cut] = min(cut, len(cols.ids))
-        run = qrels = None
-        if depth:
+        ranking = qrels = None
+        if depth_of[s]:
             lo, hi = col_of[s]
             ids = (cols.pool_ids if s.pool == ALL else cols.ids)[np.concatenate(tops[s])[keep]]
-            run = Run([q_ids[i] for i in keep], ids, np.concatenate(top_scores[s])[keep], full=depth >= hi - lo)
-            qrels = data.qrels(s, run.query_ids, [q_groups[i] for i in keep])
+            ranking = Run([q_ids[i] for i in keep], ids, np.concatenate(top_scores[s])[keep],
+                          full=depth_of[s] >= hi - lo)
+            qrels = data.qrels(s, ranking.query_ids, [q_groups[i] for i in keep])
+        if s.pool == ALL:
+            if ranking is not None:
+                side.setdefault("tops", {})[qlang] = ranking.ids
+            if rank_rows:
+                side.setdefault("ranks", {})[qlang] = np.concatenate(rank_rows)[keep]
+        kept = ranking.head(depth) if depth and ranking is not None else None
         out.append(scored(s, [q_ids[i] for i in keep], [q_groups[i] for i in keep], len(qd) - len(keep), judged,
-                          metrics, data.level, run, qrels))
+                          metrics, data.level, kept, qrels, ranking=ranking,
+                          pool_size=len(cols.ids)))
     return out
 
 
@@ -264,13 +284,17 @@ def evaluate(data: TaskData, settings: Sequence[Setting], source: DenseScores | 
         by_lang.setdefault(s.query_lang, []).append(s)
     done: dict[Setting, SettingValues] = {}
     columns: dict[tuple[str, ...], _Columns] = {}
+    side: dict[str, dict[str, np.ndarray]] = {}
     clock = {} if clock is None else clock
     clock.update(scores_s=0.0, ranks_s=0.0)
     for lang, group_settings in by_lang.items():
         for group in source.groups(lang, group_settings):
-            for res in _evaluate_group(data, lang, rows[lang], group, metrics, chunk_rows, depth, columns, clock):
+            for res in _evaluate_group(data, lang, rows[lang], group, metrics, chunk_rows, depth, columns, clock,
+                                       side):
                 done[res.setting] = res
-    return [done[s] for s in settings]
+    out = [done[s] for s in settings]
+    add_rank_correlation(out, metrics, side.get("tops"), side.get("ranks"))
+    return out
 
 
 class ExactBackend:

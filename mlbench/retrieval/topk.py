@@ -28,7 +28,7 @@ from mlbench.embedding.store import MemoryVectors, VectorStore
 from mlbench.encoders.base import Encoder
 from mlbench.errors import MlbenchError
 from mlbench.metrics import BIAS_CUTOFFS, Metric, recall_vs_exact, score
-from mlbench.results.values import SettingValues, scored
+from mlbench.results.values import SettingValues, add_rank_correlation, scored
 from mlbench.retrieval import search as S
 from mlbench.retrieval.base import FULL_DEPTH, Job, Retrieved
 from mlbench.runs import JudgedRanks, Qrels, Run
@@ -80,15 +80,20 @@ class TopkBackend:
             info["kernel"] = "full BM25 score row per query over the pool, top-k under the tie rule"
         t1 = time.perf_counter()
         results = []
+        keep_of: dict[Setting, np.ndarray] = {}
         for s in job.settings:
             scores, ids = tops[s]
             keep, run, qrels = kept_run(data, s, rows[s.query_lang], ids, scores)
+            keep_of[s] = keep
             groups = [data.langs[s.query_lang].queries.groups[i] for i in rows[s.query_lang][keep]]
             kept = run.head(job.keep) if job.keep else None  # rankings kept for the result, as deep as asked
             res = scored(s, run.query_ids, groups, len(data.langs[s.query_lang].queries) - len(keep),
-                         judged_ranks(data, s, run, qrels), job.metrics, data.level, kept, qrels if kept else None)
+                         judged_ranks(data, s, run, qrels), job.metrics, data.level, kept, qrels, ranking=run,
+                         pool_size=pool_size(data, s))
             res.per_query.update({k: v[keep] for k, v in extra[s].items()})
             results.append(res)
+        add_rank_correlation(results, job.metrics, {v.setting.query_lang: tops[v.setting][1][keep_of[v.setting]]
+                                                    for v in results if v.setting.pool == ALL})
         if exact_tops:
             _approx_report(data, job, results, exact_tops, rows, info)
         return Retrieved(results, info, {"search_s": t1 - t0, "score_metrics_s": time.perf_counter() - t1})
@@ -167,6 +172,10 @@ def _source(data: TaskData, lang: str, vectors: np.ndarray | VectorStore) -> Vec
 def _prefix(data: TaskData, s: Setting, lang: str) -> bytes:
     """What turns a candidate id into its id in the setting's pool."""
     return data.id_in_pool(s, lang, "").encode("utf-8")
+
+
+def pool_size(data: TaskData, s: Setting) -> int:
+    return sum(len(data.langs[p].candidates) for p in s.pool_langs(data.pool_langs))
 
 
 def kept_run(data: TaskData, s: Setting, rows: np.ndarray, ids: np.ndarray, scores: np.ndarray
