@@ -283,6 +283,8 @@ class CorpusLoader(Loader):
         datasets = {lang: M.dataset_id_for(src.dataset, lang, None, src.split) for lang in spec.languages}
         multi = M.dataset_id_for(src.multi_dataset, "", None, src.split) if src.multi_dataset else None
         s = M.summary(datasets, multi if src.query_language else None)
+        if src.query_language and multi is None:
+            s.queries = None  # the union of the languages' topics is known only once read
         shown = f"ir_datasets:{M.dataset_id_for(src.dataset, '{lang}', None, src.split)}"
         if not s.installed:
             return Summary(None, None, f"{shown} (needs the ir-datasets package)")

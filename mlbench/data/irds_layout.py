@@ -8,7 +8,8 @@ extracted ``mr-tydi/ar.data/mrtydi-v1.0-arabic/topic.dev.tsv``, NeuCLIR's shared
 ``neuclir/trec-2023/qrels.tar.gz``, HC4's ``hc4/fas/hc4_docs.jsonl``, ...). When it is given corpus
 files, it writes an *empty* file (an empty gzip file where ir_datasets decompresses) for every
 corpus file it was not given, since ir_datasets reads every corpus file it declares (e.g. 5 for
-MIRACL's ``ar``). It is how the tests and benchmarks build an ``IR_DATASETS_HOME`` from
+MIRACL's ``ar``). :func:`install_from` takes the files from a folder already laid out that way
+(``tests/fixtures/irds``). It is how the tests and benchmarks build an ``IR_DATASETS_HOME`` from
 ``../shared/data/miracl`` or from the fixtures under ``tests/fixtures``.
 """
 
@@ -68,6 +69,27 @@ def install_roles(home: Path, dataset_id: str, files: Mapping[str, Path | Sequen
             raise MlbenchError(f"{src}: md5 differs from the expected_md5 {f.md5} ir_datasets records for {f.key}")
         written.append(_place(f, src, link))
     return written
+
+
+def install_from(home: Path, dataset_id: str, source: Path, *, link: bool = True, verify: bool = True) -> list[Path]:
+    """Lay ``dataset_id`` out under ``home`` from a folder laid out as an ``IR_DATASETS_HOME`` (such as
+    ``tests/fixtures/irds``): each file ir_datasets reads for ``dataset_id`` is taken from the same
+    place under ``source``; a corpus file absent there is written empty, a missing topics or qrels
+    file is an error."""
+    source = Path(source)
+    plan = list(zip(dataset_files(dataset_id, home), dataset_files(dataset_id, source)))
+    written: dict[Path, Path] = {}
+    for f, src in plan:
+        if src.path.exists():
+            if verify and f.role != "docs" and f.md5 and file_digests(src.path, "md5")[0] != f.md5:
+                raise MlbenchError(f"{src.path}: md5 differs from the expected_md5 {f.md5} ir_datasets records for {f.key}")
+            written[f.path] = _place(f, src.path, link)
+        elif f.role == "docs":
+            written[f.path] = _place(f, None, link)
+        else:
+            raise MlbenchError(f"{src.path}: no such file; {source} does not hold the {f.role} of {dataset_id} in "
+                               "ir_datasets' layout")
+    return list(written.values())
 
 
 def install_files(home: Path, dataset_id: str, *, topics: Path | None = None, qrels: Path | None = None,
