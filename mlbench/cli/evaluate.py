@@ -30,10 +30,11 @@ def evaluate_command(
     trec_measures: Annotated[Optional[str], typer.Option(help="Comma list of further trec_eval measures, computed by pytrec_eval (e.g. P.5,bpref,Rprec).")] = None,
     max_articles: MaxArticlesOpt = None,
     candidate_text: Annotated[str, typer.Option(help="LAReQA: what a candidate's text was: sentence | sentence+context.")] = "sentence",
-    split: Annotated[Optional[str], typer.Option(help=CORPUS + "another split that ir_datasets declares; default dev.")] = None,
+    split: Annotated[Optional[str], typer.Option(help=CORPUS + "another split that ir_datasets declares; default: the task's source.split.")] = None,
     pool_subset: Annotated[Optional[int], typer.Option(help=CORPUS + "the pool was the judged passages plus N others.")] = None,
     ir_datasets_home: Annotated[Optional[Path], typer.Option(help=CORPUS + "ir_datasets' data folder, instead of $IR_DATASETS_HOME.")] = None,
     multi_pool: Annotated[bool, typer.Option(help=CORPUS + "the run may hold LANG>* settings (the union of the pools).")] = False,
+    unchecked_files: Annotated[bool, typer.Option(help=CORPUS + "read topics and qrels whose md5 differs from ir_datasets' record; marked not comparable.")] = False,
     loader_arg: Annotated[Optional[list[str]], typer.Option("--loader-arg", help="key=value: an option of the task's loader by name (a format registered under mlbench.formats); may be repeated.")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
@@ -55,7 +56,7 @@ def evaluate_command(
     spec = get_task(task, tasks_dir)
     lareqa = LareqaOptions(max_articles=max_articles, candidate_text=candidate_text)
     corpus = CorpusOptions(split=split, pool_subset=pool_subset, ir_datasets_home=ir_datasets_home,
-                           multi_pool=multi_pool)
+                           multi_pool=multi_pool, unchecked_files=unchecked_files)
     req = request(spec, split_list(langs), data_dir, max_queries,
                   options_of(spec, (lareqa, corpus), parse_pairs(loader_arg, "--loader-arg")))
     got = evaluate_run(req, run, kinds=kinds, metrics=split_list(metrics), trec_measures=split_list(trec_measures),

@@ -64,11 +64,12 @@ def run_command(
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
     compare_to: Annotated[Optional[str], typer.Option("--compare-to", help="A leaderboard folder, or 'builtin' for the reference board shipped with mlbench: place this run among its entries of the same task and slice.")] = None,
-    split: Annotated[Optional[str], typer.Option(help=CORPUS + "another split that ir_datasets declares (e.g. train); default dev.")] = None,
+    split: Annotated[Optional[str], typer.Option(help=CORPUS + "another split that ir_datasets declares (e.g. train); default: the task's source.split.")] = None,
     pool_subset: Annotated[Optional[int], typer.Option(help=CORPUS + "search only the judged passages plus N others (quick; not comparable with MIRACL figures).")] = None,
     pool_docids: Annotated[Optional[Path], typer.Option(help=CORPUS + "search only the doc ids listed in this file, one per line (not comparable).")] = None,
     ir_datasets_home: Annotated[Optional[Path], typer.Option(help=CORPUS + "ir_datasets' data folder, instead of $IR_DATASETS_HOME (files in its cache layout are read without download).")] = None,
     multi_pool: Annotated[bool, typer.Option(help=CORPUS + "also search each language's queries against the union of the languages' pools (LANG>*).")] = False,
+    unchecked_files: Annotated[bool, typer.Option(help=CORPUS + "read topics and qrels whose md5 differs from ir_datasets' record (your own copies); the result is marked not comparable.")] = False,
     format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP + " (the summary; progress goes to stderr with json)")] = "table",
 ) -> None:
     """Evaluate a model on every setting of the tasks; write result files and print a summary.
@@ -102,7 +103,7 @@ def run_command(
                                query_prompt_name=query_prompt_name, candidate_prompt_name=candidate_prompt_name),
         lareqa=LareqaOptions(max_articles=max_articles, candidate_text=candidate_text),
         corpus=CorpusOptions(split=split, pool_subset=pool_subset, pool_docids=pool_docids,
-                             ir_datasets_home=ir_datasets_home, multi_pool=multi_pool),
+                             ir_datasets_home=ir_datasets_home, multi_pool=multi_pool, unchecked_files=unchecked_files),
         loader_args=parse_pairs(loader_arg, "--loader-arg"),
         search=SearchOptions(backend=backend, index=index, depth=depth),
         engine=EngineOptions(engine=engine, workers=workers, devices=split_list(devices),

@@ -1,263 +1,251 @@
-"""The ``ir_datasets`` loader (MIRACL): topics and qrels through ir_datasets, passages streamed.
+"""The ``ir_datasets`` loader (MIRACL, Mr. TyDi, NeuCLIR, HC4): topics and qrels through
+ir_datasets, documents streamed.
 
-Per language (``miracl/{lang}/dev``, or another split ir_datasets declares):
+A task file's ``source.dataset`` is an ir_datasets id pattern with ``{lang}`` and ``{split}``
+(``miracl/{lang}/{split}``; ``source.split`` is the default, ``--split`` another split ir_datasets
+declares). Per language:
 
-1. **Topics and qrels** through ir_datasets (:mod:`mlbench.data.irds`); ``max_queries`` keeps the
-   first N topics (and their judgements).
-2. **Scan**: the corpus is streamed once (no text is kept) to count its passages, find which judged
-   passages it holds and, for a pool subset, choose the pool. Judged passages that are not in the
-   corpus are an **error** when the corpus is MIRACL's whole corpus (as many passages as
-   ir_datasets records); otherwise (a smaller local corpus, such as the mini pool) they are
-   expected: they are dropped from the qrels, counted in ``run.qrels_outside_pool`` and the run is
-   marked not comparable. All of this happens before any encoding.
-3. **Pool**: the whole corpus, or a *pool subset* (``pool_subset=N``: the passages of the corpus
-   judged for the queries that have a relevant passage in the corpus, plus the N other passages
-   with the smallest sha256 of ``mlbench-pool-v1\\0`` + doc id, a deterministic sample independent
-   of corpus order; ``pool_docids=FILE``: the doc ids listed in the file). Relevance (judged > 0)
-   is restricted to the pool; a query left without a relevant passage is left out of its setting
-   (with MIRACL's whole corpus none is). A pool subset is labelled in the result
-   (``run.pool_subset``, ``run.comparable_with_official: false``) and a warning line is printed.
+1. **Topics and qrels** through ir_datasets (:mod:`mlbench.data.irds`), with their grades
+   (``LangData.judged``; relevant at grade >= ``relevance_level``, ``TaskData.level``);
+   ``max_queries`` keeps the first N topics (and their judgements).
+2. **Scan** (:mod:`mlbench.data.corpus_scan`): the corpus is streamed once, before any encoding,
+   to count its documents, find the judged ones it holds and choose the pool (the whole corpus,
+   or a pool subset: ``pool_subset=N``, ``pool_docids=FILE``, labelled in the result as not
+   comparable). Judged documents outside a *whole* corpus are an error; outside a smaller local
+   corpus they are dropped, counted in ``run.qrels_outside_pool`` and the run is marked not
+   comparable. A query left without a relevant document is left out of its setting.
+3. **Candidates**: :class:`~mlbench.data.model.StreamedCandidates`, every pass streaming the
+   corpus from ir_datasets again, keeping the pool's documents in corpus order. Document text is
+   ``title + " " + text``, the text alone without a title (:data:`mlbench.data.irds.DOC_TEXT`).
 
-The candidates are :class:`~mlbench.data.model.StreamedCandidates`: every pass streams the corpus
-from ir_datasets again, keeping the pool's passages in corpus order. Passage text is
-``title + " " + text`` (:data:`mlbench.data.irds.DOC_TEXT`). Only same-language passages are judged,
-so the task is not parallel; ids repeat across languages, so a pool of several languages (the
-documented extra ``multi_pool``, ``{lang}>*``) prefixes them with the language (``yo/123#0``).
+**Queries in the documents' language** (MIRACL, Mr. TyDi): each language's topics are its
+queries, judged only in its own pool (``answers = "own"``: query ids repeat across languages);
+``--multi-pool`` adds ``{lang}>*`` over the union of the pools. **Topics in one language**
+(``source.query_language = "en"``: NeuCLIR, HC4): each document language's dataset gives that
+language's pool and qrels, keyed by topic id (the query group); the topics of every dataset are
+gathered into the one query language (a LangData with queries and no candidates: the union, in
+order of first appearance over the datasets in the task's language order, then the multilingual
+dataset's; a topic whose text differs between datasets is an error naming both), with
+``answers = "any"``. Settings are then ``en>fa`` ... (cross) and ``en>*`` (multi). For ``en>*``,
+when ``source.multi_dataset`` is declared by ir_datasets for the split, its qrels judge the pool
+of all languages as one (``TaskData.multi_judged``, pool ids ``{lang}/{doc id}``, each judged
+document's language found in the corpora scanned); else the union of the languages' judgements.
 """
 
 from __future__ import annotations
 
-import hashlib
-import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlbench.data import irds as M
+from mlbench.data.corpus_scan import POOL_RULE, POOL_SALT, PoolSpec, Scan, pool_info, pool_spec, scan
 from mlbench.data.loader import Loader, LoadRequest, Summary
-from mlbench.data.model import LangData, Queries, StreamedCandidates, TaskData
+from mlbench.data.model import LangData, Queries, StreamedCandidates, TaskData, no_candidates, no_queries
 from mlbench.errors import MlbenchError
-from mlbench.files import slug
 from mlbench.options import OptionGroup
 from mlbench.task import TaskSpec
-
-POOL_SALT = b"mlbench-pool-v1\x00"
-POOL_RULE = ("the corpus passages judged for the queries that have a relevant passage in the corpus, plus the N "
-             "others with the smallest sha256('mlbench-pool-v1\\0' + doc id)")
 
 
 @dataclass
 class CorpusOptions(OptionGroup):
-    split: str | None = None  # another split ir_datasets declares (default: the task's, dev)
-    pool_subset: int | None = None  # judged passages + N others (not comparable with MIRACL figures)
+    split: str | None = None  # another split ir_datasets declares (default: the task's source.split)
+    pool_subset: int | None = None  # judged passages + N others (not comparable with official figures)
     pool_docids: Path | None = None  # or: the doc ids listed in this file
     ir_datasets_home: Path | None = None  # IR_DATASETS_HOME for this process (before ir_datasets is imported)
     multi_pool: bool = False  # also {lang}>*: each language's queries against the union of the pools
+    unchecked_files: bool = False  # read topics/qrels whose md5 differs from ir_datasets' record (marked)
 
     FLAGS: ClassVar[dict[str, str]] = {"split": "--split", "pool_subset": "--pool-subset",
                                        "pool_docids": "--pool-docids", "ir_datasets_home": "--ir-datasets-home",
-                                       "multi_pool": "--multi-pool"}
+                                       "multi_pool": "--multi-pool", "unchecked_files": "--unchecked-files"}
     APPLIES_TO: ClassVar[str] = "tasks of format ir_datasets (MIRACL)"
 
     def check(self) -> None:
         pool_spec(self.pool_subset, self.pool_docids)
 
 
-@dataclass
-class PoolSpec:
-    mode: str = "all"  # all | judged+others | docids
-    others: int = 0
-    docids_file: Path | None = None
-    listed: set[str] | None = None
-    file_sha256: str | None = None
+@dataclass(frozen=True)
+class Sources:
+    """The datasets a request reads: one per language, and the multilingual one (when declared)."""
 
-    def describe(self) -> str:
-        if self.mode == "judged+others":
-            return f"judged passages + {self.others} others"
-        if self.mode == "docids":
-            return f"doc ids listed in {self.docids_file}"
-        return "whole corpus"
+    split: str  # the split in effect
+    datasets: dict[str, str]  # language -> dataset id
+    multi: str | None  # the dataset judging the pool of all languages as one, when ir_datasets declares it
+    query_language: str  # "" : each language's topics are its own
 
 
-def pool_spec(pool_subset: int | None, pool_docids: Path | None) -> PoolSpec:
-    if pool_subset is not None and pool_docids is not None:
-        raise MlbenchError("--pool-subset and --pool-docids are exclusive: give one")
-    if pool_subset is not None:
-        if pool_subset < 0:
-            raise MlbenchError(f"--pool-subset must be 0 or more (other passages beside the judged ones), got {pool_subset}")
-        return PoolSpec("judged+others", others=pool_subset)
-    if pool_docids is not None:
-        path = Path(pool_docids)
-        try:
-            raw = path.read_bytes()
-            text = raw.decode("utf-8")
-        except OSError as exc:
-            raise MlbenchError(f"--pool-docids {path}: cannot read it ({exc.strerror or exc})") from None
-        except UnicodeDecodeError as exc:
-            raise MlbenchError(f"--pool-docids {path}: not UTF-8 text ({exc})") from None
-        listed = {line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")}
-        if not listed:
-            raise MlbenchError(f"--pool-docids {path}: lists no doc id (one per line; '#' starts a comment)")
-        return PoolSpec("docids", docids_file=path, listed=listed, file_sha256=hashlib.sha256(raw).hexdigest())
-    return PoolSpec()
-
-
-@dataclass
-class Scan:
-    """What one streamed pass over a language's corpus found."""
-
-    dataset_id: str
-    topics: M.Topics
-    n_corpus: int
-    official: int | None
-    pool_ids: set[str] | None  # None: the whole corpus
-    n_pool: int
-    selection: str  # the pool's name in the embedding store
-    qrels: dict[str, dict[str, int]]  # restricted to the pool
-    outside: dict[str, int] = field(default_factory=dict)
-    listed_found: set[str] = field(default_factory=set)
-
-    @property
-    def complete(self) -> bool:
-        return self.official is not None and self.n_corpus == self.official
-
-    def docs(self):
-        """The pool's passages, streamed from ir_datasets in corpus order."""
-        for did, text in M.iter_docs(self.dataset_id):
-            if self.pool_ids is None or did in self.pool_ids:
-                yield did, text
-
-
-def _hash(did: str) -> int:
-    return int.from_bytes(hashlib.sha256(POOL_SALT + did.encode("utf-8")).digest()[:8], "big")
-
-
-def scan(dataset_id: str, topics: M.Topics, pool: PoolSpec) -> Scan:
-    """One streamed pass over the corpus: count, judged passages present, the pool."""
-    judged = topics.judged()
-    found: set[str] = set()
-    listed_found: set[str] = set()
-    # the smallest hashes over all passages, enough of them that `others` remain after removing
-    # the judged ones (max-heap of negated hashes)
-    keep = pool.others + len(judged) if pool.mode == "judged+others" and pool.others else 0
-    heap: list[tuple[int, str]] = []
-    n = 0
-    for did, _ in M.iter_docs(dataset_id):
-        n += 1
-        if did in judged:
-            found.add(did)
-        if keep:
-            h = _hash(did)
-            if len(heap) < keep:
-                heapq.heappush(heap, (-h, did))
-            elif -heap[0][0] > h:
-                heapq.heapreplace(heap, (-h, did))
-        if pool.listed is not None and did in pool.listed:
-            listed_found.add(did)
-    official = M.official_count(dataset_id)
-    unknown = judged - found
-    if unknown and official is not None and n == official:
-        first = min(unknown)
-        raise MlbenchError(
-            f"{topics.files['qrels']['path']}: the qrels of {dataset_id} name {len(unknown)} documents that are not in "
-            f"the corpus (first: {first!r}), yet the corpus under IR_DATASETS_HOME={M.irds_home()} has all {n} passages "
-            "ir_datasets records; the corpus or qrels files are not MIRACL's")
-    if pool.mode == "all":
-        pool_ids, member = None, found
-        selection = f"all-{n}"
-    elif pool.mode == "judged+others":
-        # judged passages (in the corpus) of the queries that keep a relevant passage in it
-        live = [q for q in topics.query_ids if any(r > 0 and d in found for d, r in topics.qrels.get(q, {}).items())]
-        base = {d for q in live for d in topics.qrels[q] if d in found}
-        others = [d for _, d in sorted((-nh, d) for nh, d in heap) if d not in base][: pool.others]
-        pool_ids = member = base | set(others)
-    else:
-        pool_ids = member = listed_found
-    if pool_ids is not None:
-        digest = hashlib.sha256("\n".join(sorted(pool_ids)).encode("utf-8")).hexdigest()[:16]
-        selection = f"sel-{len(pool_ids)}-{digest}"
-    qrels = {q: {d: r for d, r in v.items() if d in member} for q, v in topics.qrels.items()}
-    n_eval = sum(1 for q in topics.query_ids if any(r > 0 for r in qrels.get(q, {}).values()))
-    dropped = [(q, d, r) for q in topics.query_ids for d, r in topics.qrels.get(q, {}).items() if d not in member]
-    outside = {"judged_not_in_corpus": len(unknown), "judgements_outside_pool": len(dropped),
-               "relevant_outside_pool": sum(1 for _, _, r in dropped if r > 0),
-               "queries_left_out": len(topics.query_ids) - n_eval}
-    n_pool = n if pool_ids is None else len(pool_ids)
-    return Scan(dataset_id, topics, n, official, pool_ids, n_pool, selection, qrels, outside, listed_found)
+def sources(req: LoadRequest) -> Sources:
+    """The datasets of a request (imports ir_datasets, to ask whether it declares the multilingual one)."""
+    src, opts = req.spec.source, req.options
+    datasets = {lang: M.dataset_id_for(src.dataset, lang, opts.split, src.split) for lang in req.langs}
+    if "{split}" in src.dataset:
+        split = opts.split or src.split
+    else:  # an old-style pattern: the split is the last part
+        split = next(iter(datasets.values())).rsplit("/", 1)[-1]
+    multi = M.dataset_id_for(src.multi_dataset, "", opts.split, src.split) if src.multi_dataset else None
+    return Sources(split, datasets, multi if multi is not None and M.declared(multi) else None, src.query_language)
 
 
 def _check(req: LoadRequest) -> None:
     """Before anything else: ir_datasets' home, and every dataset declared and in place."""
     opts: CorpusOptions = req.options
     M.use_home(opts.ir_datasets_home)  # before anything imports ir_datasets
-    for lang in req.langs:
-        dataset_id = M.dataset_id_for(req.spec.source.dataset, lang, opts.split)
-        M.check_dataset(dataset_id)
+    s = sources(req)
+    for dataset_id in s.datasets.values():
         M.require_local(dataset_id, M.dataset_files(dataset_id))
+    if s.multi is not None and _wants_multi(req, s):
+        M.require_local(s.multi, M.dataset_files(s.multi, roles=("topics", "qrels")))
 
 
-def _lang_data(s: Scan, lang: str) -> LangData:
-    t = s.topics
-    name, _, _ = M.parse_dataset_id(s.dataset_id)
-    candidates = StreamedCandidates(s.docs, s.n_pool, corpus=s.dataset_id.rsplit("/", 1)[0], selection=s.selection,
-                                    folder=f"{slug(name)}-{slug(lang)}", origin=s.dataset_id)
-    return LangData(lang, Queries(t.query_ids, t.query_texts, list(t.query_ids)), candidates,
-                    {q: dict(v) for q, v in s.qrels.items() if v})
+def _wants_multi(req: LoadRequest, s: Sources) -> bool:
+    """Whether the multilingual dataset is read: its topics belong to a task with topics in one
+    language, its qrels to the pool of all languages."""
+    return bool(s.query_language) or "multi" in LOADER.kinds(req)
+
+
+def display_name(spec: TaskSpec) -> str:
+    """``MIRACL (dev)`` -> ``MIRACL``: how warnings name the benchmark."""
+    return spec.title.split(" (")[0] or spec.name
+
+
+def gather_topics(topics: list[M.Topics]) -> tuple[list[str], list[str]]:
+    """The union of several datasets' topics, in order of first appearance; a topic whose text
+    differs between datasets is an error naming both."""
+    ids, texts, first = [], [], {}
+    for t in topics:
+        for qid, text in zip(t.query_ids, t.query_texts):
+            if qid not in first:
+                first[qid] = (t.dataset_id, text)
+                ids.append(qid)
+                texts.append(text)
+            elif first[qid][1] != text:
+                raise MlbenchError(f"topic {qid!r} reads {first[qid][1]!r} in {first[qid][0]} but {text!r} in "
+                                   f"{t.dataset_id}; the datasets' topics disagree")
+    return ids, texts
+
+
+def _candidates(s: Scan, pattern: str, lang: str) -> StreamedCandidates:
+    corpus = M.corpus_id(pattern, lang)
+    return StreamedCandidates(s.docs, s.n_pool, corpus=corpus, selection=s.selection, folder=M.store_name(corpus),
+                              origin=s.dataset_id)
+
+
+def _multi_judged(multi: M.Topics, scans: dict[str, Scan], complete: bool, level: int) -> tuple[dict, dict[str, int]]:
+    """The multilingual qrels with pool ids ``{lang}/{doc id}``, each document's language being
+    the corpus that holds it; judged documents in no pool are dropped and counted."""
+    where: dict[str, str] = {}
+    for lang, s in scans.items():
+        for did in s.also_found:
+            if did in where:
+                raise MlbenchError(f"{multi.dataset_id}: judged document {did!r} is in the corpora of both "
+                                   f"{where[did]} and {lang}; its language in the pool of all languages is ambiguous")
+            where[did] = lang
+    judged: dict[str, dict[str, int]] = {}
+    dropped = []
+    for q in multi.query_ids:
+        for did, grade in multi.qrels.get(q, {}).items():
+            if did in where:
+                judged.setdefault(q, {})[f"{where[did]}/{did}"] = grade
+            else:
+                dropped.append(grade)
+    unknown = multi.judged() - set(where)
+    if unknown and complete:
+        raise MlbenchError(f"{multi.files['qrels']['path']}: the qrels of {multi.dataset_id} name {len(unknown)} documents "
+                           f"in none of the corpora (first: {min(unknown)!r}), yet every corpus has all the documents "
+                           "ir_datasets records; the corpus or qrels files are not the published ones")
+    return judged, {"judged_not_in_corpus": len(unknown), "judgements_outside_pool": len(dropped),
+                    "relevant_outside_pool": sum(1 for g in dropped if g >= level)}
 
 
 def _load(req: LoadRequest) -> TaskData:
     opts: CorpusOptions = req.options
+    spec, level = req.spec, req.spec.relevance_level
     pool = pool_spec(opts.pool_subset, opts.pool_docids)
     M.use_home(opts.ir_datasets_home)
-    scans: dict[str, Scan] = {}
-    for lang in req.langs:
-        dataset_id = M.dataset_id_for(req.spec.source.dataset, lang, opts.split)
-        scans[lang] = scan(dataset_id, M.load_topics(dataset_id, req.max_queries), pool)
+    s = sources(req)
+    check = not opts.unchecked_files
+    topics = {lang: M.load_topics(d, None if s.query_language else req.max_queries, lang, check)
+              for lang, d in s.datasets.items()}
+    multi = M.load_topics(s.multi, None, "*", check) if s.multi is not None and _wants_multi(req, s) else None
+    query_ids: list[str] = []
+    query_texts: list[str] = []
+    if s.query_language:
+        query_ids, query_texts = gather_topics([*topics.values(), *([multi] if multi else [])])
+        query_ids, query_texts = query_ids[: req.max_queries or None], query_texts[: req.max_queries or None]
+        topics = {lang: M.Topics(t.dataset_id, lang, query_ids, query_texts,
+                                 {q: v for q, v in t.qrels.items() if q in set(query_ids)}, t.files, t.n_topics_file)
+                  for lang, t in topics.items()}
+    if multi is not None and s.query_language:
+        multi = multi.head(query_ids)
+    use_multi = multi is not None and "multi" in LOADER.kinds(req)
+    also = multi.judged() if use_multi and multi is not None else set()
+    scans = {lang: scan(s.datasets[lang], t, pool, level, also) for lang, t in topics.items()}
     if pool.listed is not None:
-        unknown = pool.listed - set().union(*(s.listed_found for s in scans.values()))
+        unknown = pool.listed - set().union(*(sc.listed_found for sc in scans.values()))
         if unknown:
             raise MlbenchError(f"--pool-docids {pool.docids_file}: {len(unknown)} listed doc ids are in none of the corpora "
                                f"of {', '.join(req.langs)} (first: {min(unknown)!r})")
+    outside = {lang: sc.outside for lang, sc in scans.items()}
+    multi_judged = None
+    if use_multi and multi is not None:
+        whole = req.langs == spec.languages and all(sc.complete for sc in scans.values()) and pool.mode == "all"
+        multi_judged, outside["*"] = _multi_judged(multi, scans, whole, level)
+    return _data(req, s, scans, topics, multi if use_multi else None, multi_judged, outside, pool,
+                 (query_ids, query_texts))
+
+
+def _data(req: LoadRequest, s: Sources, scans: dict[str, Scan], topics: dict[str, M.Topics], multi: M.Topics | None,
+          multi_judged: dict | None, outside: dict, pool: PoolSpec, queries: tuple[list[str], list[str]]) -> TaskData:
+    opts: CorpusOptions = req.options
+    spec = req.spec
     reasons = []
     if pool.mode != "all":
         reasons.append(f"pool subset ({pool.describe()})")
-    partial = [f"{lang}: {s.n_corpus} of {s.official} passages" for lang, s in scans.items() if not s.complete]
+    partial = [f"{lang}: {sc.n_corpus} of {sc.official} passages" for lang, sc in scans.items() if not sc.complete]
     if partial:
-        reasons.append("local corpus smaller than MIRACL's (" + ", ".join(partial) + ")")
+        reasons.append(f"local corpus smaller than {display_name(spec)}'s (" + ", ".join(partial) + ")")
     if req.max_queries:
         reasons.append(f"first {req.max_queries} queries per language")
+    unchecked = sorted({p for t in [*topics.values(), *([multi] if multi else [])] for p in t.unchecked})
+    if unchecked:
+        reasons.append("topics or qrels not the published files (md5 differs from ir_datasets' record: "
+                       + ", ".join(unchecked) + ")")
     subset: dict[str, Any] = {}
     if req.max_queries:
         subset["max_queries"] = req.max_queries
     if opts.split:
         subset["split"] = opts.split
-    files = {lang: {"origin": f"ir_datasets:{s.dataset_id}", "sha256": s.topics.files["qrels"]["sha256"],
-                    "ir_datasets_home": str(M.irds_home()), "topics": s.topics.files["topics"],
-                    "qrels": s.topics.files["qrels"]} for lang, s in scans.items()}
-    facts = {"comparable_with_official": not reasons, "not_comparable_because": reasons,
-                "pool_subset": _pool_info(pool, scans),
-                "corpus": {lang: {"passages": s.n_corpus, "ir_datasets_count": s.official, "complete": s.complete,
-                                  "pool_passages": s.n_pool} for lang, s in scans.items()},
-                "qrels_outside_pool": {lang: s.outside for lang, s in scans.items()}}
-    warnings = [f"{req.spec.name} results are not comparable with MIRACL figures: {'; '.join(reasons)}"] if reasons else []
-    return TaskData(spec=req.spec, langs={lang: _lang_data(s, lang) for lang, s in scans.items()}, answers="own",
-                    ids_name_language=False, candidate_text=M.DOC_TEXT,
-                    source=M.dataset_id_for(req.spec.source.dataset, "{lang}", opts.split), files=files, subset=subset,
-                    kinds=LOADER.kinds(req), facts=facts, warnings=warnings, level=req.spec.relevance_level)
-
-
-def _pool_info(pool: PoolSpec, scans: dict[str, Scan]) -> dict[str, Any] | None:
-    if pool.mode == "all":
-        return None
-    info: dict[str, Any] = {
-        "mode": pool.mode, "description": pool.describe(), "comparable_with_official": False,
-        "languages": {lang: {"passages": s.n_pool, "judged_in_pool": len(s.topics.judged() & (s.pool_ids or set())),
-                             "corpus_passages": s.n_corpus, "selection": s.selection} for lang, s in scans.items()}}
-    if pool.mode == "judged+others":
-        info.update({"others": pool.others, "selection_rule": POOL_RULE})
-    else:
-        info.update({"file": str(pool.docids_file), "sha256": pool.file_sha256, "listed": len(pool.listed or ())})
-    return info
+    files: dict[str, dict[str, Any]] = {
+        lang: {"origin": f"ir_datasets:{sc.dataset_id}", "sha256": sc.topics.files["qrels"]["sha256"],
+               "ir_datasets_home": str(M.irds_home()), "topics": sc.topics.files["topics"],
+               "qrels": sc.topics.files["qrels"]} for lang, sc in scans.items()}
+    if multi is not None:
+        files["*"] = {"origin": f"ir_datasets:{multi.dataset_id}", "sha256": multi.files["qrels"]["sha256"],
+                      "topics": multi.files["topics"], "qrels": multi.files["qrels"]}
+    facts: dict[str, Any] = {
+        "comparable_with_official": not reasons, "not_comparable_because": reasons,
+        "pool_subset": pool_info(pool, scans),
+        "corpus": {lang: {"passages": sc.n_corpus, "ir_datasets_count": sc.official, "complete": sc.complete,
+                          "pool_passages": sc.n_pool} for lang, sc in scans.items()},
+        "qrels_outside_pool": outside, "split": s.split}
+    if "multi" in LOADER.kinds(req):
+        facts["multi_qrels"] = multi.dataset_id if multi is not None else "union of the languages' qrels"
+    warnings = ([f"{spec.name} results are not comparable with {display_name(spec)} figures: {'; '.join(reasons)}"]
+                if reasons else [])
+    langs: dict[str, LangData] = {}
+    q = s.query_language
+    if q and q not in scans:
+        ids, texts = queries
+        langs[q] = LangData(q, Queries(ids, texts, list(ids)), no_candidates(), {})
+    for lang, sc in scans.items():
+        own = Queries(sc.topics.query_ids, sc.topics.query_texts, list(sc.topics.query_ids))
+        langs[lang] = LangData(lang, own if not q or q == lang else no_queries(), _candidates(sc, spec.source.dataset, lang),
+                               {g: dict(v) for g, v in sc.qrels.items() if v})
+    source = M.dataset_id_for(spec.source.dataset, "{lang}", opts.split, spec.source.split)
+    return TaskData(spec=spec, langs=langs, answers="any" if q else "own", ids_name_language=False,
+                    candidate_text=M.DOC_TEXT, source=source, files=files, subset=subset, kinds=LOADER.kinds(req),
+                    facts=facts, warnings=warnings, level=spec.relevance_level, multi_judged=multi_judged)
 
 
 class CorpusLoader(Loader):
@@ -276,20 +264,38 @@ class CorpusLoader(Loader):
         pool = None
         if opts.pool_subset is not None or opts.pool_docids is not None:
             pool = pool_spec(opts.pool_subset, opts.pool_docids).describe()
-        return {"split": opts.split, "pool": pool, "candidate_text": M.DOC_TEXT}
+        out = {"split": opts.split, "pool": pool, "candidate_text": M.DOC_TEXT}
+        if opts.unchecked_files:
+            out["unchecked_files"] = True
+        return out
 
     def extra_kinds(self, req: LoadRequest) -> tuple[str, ...]:
         """``--multi-pool``: the pool of all languages, which needs two languages or more."""
         opts: CorpusOptions = req.options
         return ("multi",) if opts.multi_pool and len(req.langs) > 1 else ()
 
+    def query_languages(self, spec: TaskSpec, langs: tuple[str, ...]) -> tuple[str, ...]:
+        """The one language of every dataset's topics (NeuCLIR's ``en``), else each language's own."""
+        return (spec.source.query_language,) if spec.source.query_language else langs
+
     def summary(self, spec: TaskSpec, data_dir: Path | None) -> Summary:
-        s = M.summary(spec.source.dataset, spec.languages)
+        src = spec.source
+        datasets = {lang: M.dataset_id_for(src.dataset, lang, None, src.split) for lang in spec.languages}
+        multi = M.dataset_id_for(src.multi_dataset, "", None, src.split) if src.multi_dataset else None
+        s = M.summary(datasets, multi if src.query_language else None)
+        if src.query_language and multi is None:
+            s.queries = None  # the union of the languages' topics is known only once read
+        shown = f"ir_datasets:{M.dataset_id_for(src.dataset, '{lang}', None, src.split)}"
         if not s.installed:
-            return Summary(None, None, f"{spec.source.describe()} (needs the ir-datasets package)")
+            return Summary(None, None, f"{shown} (needs the ir-datasets package)")
         where = f"{len(s.local_langs)} of {len(spec.languages)} languages local in {M.irds_home()}"
+        if s.unknown_langs:
+            where += f"; {len(s.unknown_langs)} not looked up yet"  # counted once a run or layout has asked ir_datasets
         # counts as ir_datasets records them: the queries and the whole corpus (streamed at run time)
-        return Summary(s.queries, s.passages, f"{spec.source.describe()} ({where})")
+        return Summary(s.queries, s.passages, f"{shown} ({where})")
 
 
 LOADER = CorpusLoader()
+
+__all__ = ["LOADER", "POOL_RULE", "POOL_SALT", "CorpusLoader", "CorpusOptions", "PoolSpec", "Scan", "gather_topics",
+           "pool_spec", "scan", "sources"]
