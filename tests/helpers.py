@@ -66,8 +66,10 @@ def shards(cache_dir: Path) -> dict[bytes, np.ndarray]:
     return out
 
 
-def metrics_of(doc: dict) -> tuple:
-    """Every figure of a result document: setting means and aggregates."""
+def metrics_of(result) -> tuple:
+    """Every figure of a result (a typed Result, or its JSON document as read from the file):
+    setting means and aggregates."""
+    doc = result if isinstance(result, dict) else result.to_dict()
     return [(s["id"], s["metrics"]) for s in doc["settings"]], doc["aggregates"]
 
 
@@ -170,7 +172,7 @@ def _mlqa_download() -> str:
     lifted here only); once per session. Returns why it failed, or "" on success."""
     from mlbench.data.sources import fetch
     from mlbench.errors import MlbenchError
-    from mlbench.task import get_task
+    from mlbench.data.tasks import get_task
 
     spec = get_task("mlqa-r")
     with pytest.MonkeyPatch.context() as mp:
@@ -222,3 +224,16 @@ def small(out_dir: Path, **kw):
     from mlbench.pipeline import RunConfig
 
     return RunConfig(out_dir=out_dir, tasks=["xquad-r"], langs=["de", "en"], lareqa=LareqaOptions(max_articles=1), **kw)
+
+
+def schema_1(doc: dict) -> dict:
+    """A result document (``mlbench.result/2``) as an earlier mlbench wrote it (``mlbench.result/1``):
+    no ``slice``, the loader's facts at the top of ``run``, and no ``task.mteb``,
+    ``task.query_languages`` or ``task.relevance_level``; for the tests of reading old files."""
+    old = json.loads(json.dumps(doc))
+    old["schema"] = "mlbench.result/1"
+    old.pop("slice", None)
+    old["run"].update(old["run"].pop("loader", {}) or {})
+    for key in ("mteb", "query_languages", "relevance_level"):
+        old["task"].pop(key, None)
+    return old

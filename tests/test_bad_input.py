@@ -15,8 +15,9 @@ import pytest
 from helpers import empty_or_absent, one_line_error, run_cli, task_dict, toml, user_task, xquad_raw
 
 from mlbench.errors import MlbenchError
-from mlbench.results.files import read_result
-from mlbench.task import get_task, parse_task_file
+from mlbench.results import read_result
+from mlbench.task import parse_task_file
+from mlbench.data.tasks import get_task
 
 
 # --------------------------------------------------------------------------------- bad data
@@ -86,7 +87,7 @@ def test_task_file_fields_that_become_paths_are_checked(tmp_path):
     cases = {
         "name": ({"name": "../../evil"}, "field 'name' '../../evil'"),
         "lang": ({"languages": ["*"], "source": {"sha256": {"*": digest}}}, "field 'languages' has '*'"),
-        "placeholder": ({"source": {"path": "mine/{language}.json"}}, "field 'source.path' may only use the placeholder {lang}"),
+        "placeholder": ({"source": {"path": "mine/{language}.json"}}, "field 'source.path' may only use the placeholders {lang} and {split}"),
         "absolute": ({"source": {"path": "/etc/{lang}.json"}}, "field 'source.path' must be relative"),
         "dotdot": ({"source": {"path": "../../{lang}.json"}}, "field 'source.path' must be relative"),
     }

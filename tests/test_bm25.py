@@ -16,7 +16,7 @@ from mlbench.encoders.base import PoolScorer, fingerprint
 from mlbench.encoders.bm25 import BM25Scorer, Tokenizer, create, stemmer_name
 from mlbench.errors import MlbenchError
 from mlbench.data import load_task
-from mlbench.task import get_task
+from mlbench.data.tasks import get_task
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def xq():
 def rel_idx(xq, group: str, lang: str) -> list[int]:
     """Positions, in ``lang``'s candidates, of a question group's answer sentences."""
     cands = xq.langs[lang].candidates
-    return [cands.index_of(c) for c in xq.langs[lang].relevant.get(group, [])]
+    return [cands.index_of(c) for c, grade in xq.langs[lang].judged.get(group, {}).items() if grade >= xq.level]
 
 
 def ranks(scores: np.ndarray, relevant: list[list[int]]) -> np.ndarray:

@@ -16,7 +16,7 @@ from mlbench.embedding.cache import EmbeddingCache, text_key
 from mlbench.encoders.base import fingerprint
 from mlbench.errors import MlbenchError
 from mlbench.pipeline import run
-from mlbench.task import get_task
+from mlbench.data.tasks import get_task
 
 
 # ------------------------------------------------------------------------ bad encoder output
@@ -82,9 +82,9 @@ def test_bad_encoder_output_is_refused_and_never_cached(fault, tmp_path, use, re
     assert not any(text_key(kind, "", t) in cache for t in texts)
     # a rerun with a good encoder of the same fingerprint resumes and gives the reference result
     (out,) = run(small(tmp_path / "again"), model=use)
-    enc = out.doc["run"]["encoding"]
+    enc = out.result.run.encoding
     assert enc["from_cache"] == len(good) and enc["encoded"] == enc["unique_texts"] - len(good) == 188 - len(good)
-    assert metrics_of(out.doc) == metrics_of(reference.doc)
+    assert metrics_of(out.result) == metrics_of(reference.result)
 
 
 class Reusing:
@@ -106,8 +106,8 @@ class Reusing:
 
 def test_encoder_reusing_its_output_buffer_gives_correct_results(tmp_path, use, reference, fresh_home):
     (out,) = run(small(tmp_path / "out"), model=Reusing(use))
-    assert out.doc["run"]["encoding"]["batches"] > 1
-    assert metrics_of(out.doc) == metrics_of(reference.doc)
+    assert out.result.run.encoding["batches"] > 1
+    assert metrics_of(out.result) == metrics_of(reference.result)
     desc = use.describe()
     data = load_task(get_task("xquad-r"), ["de", "en"], max_articles=1)
     texts = data.langs["de"].queries.texts[:4] + data.langs["en"].candidates.texts[:4]

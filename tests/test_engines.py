@@ -98,7 +98,7 @@ def local_miracl(irds_home, tmp_path_factory):
     """The reference: --engine local on yo and te."""
     root = tmp_path_factory.mktemp("local")
     (out,) = run(miracl_cfg(root))
-    return root, out.doc
+    return root, out.result
 
 
 # ------------------------------------------------------------------------- same results as local
@@ -110,26 +110,26 @@ def test_engine_matches_local_on_miracl(engine, local_miracl, irds_home, tmp_pat
         request.getfixturevalue("ray_cluster")  # joined by the run (ray_address left out)
     ref_root, ref = local_miracl
     (out,) = run(miracl_cfg(tmp_path, engine=engine, workers=2))
-    doc = out.doc
-    assert metrics_of(doc) == metrics_of(ref)  # every mean and aggregate, to the last digit
-    assert doc["per_query"]["sha256"] == ref["per_query"]["sha256"]  # every per-query value
+    got = out.result
+    assert metrics_of(got) == metrics_of(ref)  # every mean and aggregate, to the last digit
+    assert got.per_query_file.sha256 == ref.per_query_file.sha256  # every per-query value
     identical = 0
     for lang in ("yo", "te"):
-        enc = doc["run"]["encoding"]["passages"][lang]
-        assert enc["encoded"] == ref["run"]["encoding"]["passages"][lang]["encoded"] == enc["passages"]
+        enc = got.run.encoding["passages"][lang]
+        assert enc["encoded"] == ref.run.encoding["passages"][lang]["encoded"] == enc["passages"]
         assert enc["chunks"] == enc["chunks_written"] == -(-enc["passages"] // CHUNK_ROWS)
         identical += assert_same_store(tmp_path / "stores", ref_root / "stores", lang)
-    eng = doc["run"]["engine"]
+    eng = got.run.engine
     assert eng["name"] == engine and eng["workers"] == 2 and eng["devices"] == ["cpu", "cpu"] and eng["started"]
-    assert ref["run"]["engine"] == {"name": "local", "workers": 1, "devices": ["cpu"]}
+    assert ref.run.engine == {"name": "local", "workers": 1, "devices": ["cpu"]}
     writers = {r["writer"] for lang in ("yo", "te") for _, _, r in store_chunks(tmp_path / "stores", lang)}
     assert len(writers) == 2  # both workers wrote chunks, none of them this process
     assert not any(w.endswith(f":{os.getpid()}") for w in writers)
     if engine == "ray":
         import ray
 
-        assert eng["ray_version"] == ray.__version__ == doc["environment"]["packages"]["ray"]
-    assert doc["run"]["search"]["where"] == ref["run"]["search"]["where"] == {"exact": "cpu"}  # faiss-cpu here
+        assert eng["ray_version"] == ray.__version__ == got.environment["packages"]["ray"]
+    assert got.run.search["where"] == ref.run.search["where"] == {"exact": "cpu"}  # faiss-cpu here
     print(f"{engine}: {identical} chunks byte-identical to local; engine {eng}")
 
 
@@ -186,8 +186,8 @@ def test_a_worker_that_dies_is_retried(engine, local_miracl, tmp_path, request):
     assert dead_pid not in writers  # every chunk was written by a live worker
     (path,) = (tmp_path / "out").glob("*.json")
     doc = json.loads(path.read_text())
-    ref_yo = [s for s in ref["settings"] if s["id"] == "yo>yo"]
-    assert [s["metrics"] for s in doc["settings"]] == [s["metrics"] for s in ref_yo]
+    ref_yo = [s for s in ref.settings if s.id == "yo>yo"]
+    assert [s["metrics"] for s in doc["settings"]] == [s.metrics for s in ref_yo]
     if engine == "processes":
         assert doc["run"]["engine"]["restarts"] == 1
 

@@ -11,14 +11,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import task_dict, toml
+from helpers import schema_1, task_dict, toml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mlbench.data.lareqa import ParsedFile, _parse, parse_lang
 from mlbench.errors import MlbenchError
 from mlbench.results.export import export_table
-from mlbench.results.files import read_result
+from mlbench.results import read_result
 from mlbench.task import TaskSpec, parse_task_file
 
 # MLBENCH_FUZZ_EXAMPLES=4000 for a longer search (run once on this machine: no failure, ~4 min)
@@ -203,9 +203,10 @@ def test_fuzz_lareqa_file_bytes(raw):
 
 @FUZZ
 @given(st.one_of(st.binary(max_size=300), json_values.map(lambda v: json.dumps(v).encode()),
-                 st.dictionaries(st.sampled_from(["schema", "task", "model", "run", "environment", "settings",
-                                                  "aggregates", "per_query"]), json_values)
-                 .map(lambda d: json.dumps({"schema": "mlbench.result/1", **d}).encode())))
+                 st.tuples(st.sampled_from(["mlbench.result/1", "mlbench.result/2"]),  # /1 through the migration
+                           st.dictionaries(st.sampled_from(["schema", "task", "slice", "model", "run", "environment",
+                                                            "settings", "aggregates", "per_query"]), json_values))
+                 .map(lambda sd: json.dumps({"schema": sd[0], **sd[1]}).encode())))
 @example(b"[" * 100_000)
 def test_fuzz_result_reader_bytes_and_objects(fuzz_dir, raw):
     _reads_or_fails_in_one_line(read_result, _fuzz_file(fuzz_dir, raw, ".json"))
@@ -216,12 +217,14 @@ def real_result(reference) -> dict:
     return json.loads(reference.path.read_text())
 
 
+@pytest.mark.parametrize("schema", ["mlbench.result/2", "mlbench.result/1"])
 @FUZZ
 @given(data=st.data())
-def test_fuzz_result_reader_damaged_real_file(fuzz_dir, real_result, reference, data):
-    """A real result file with one to three values replaced or deleted anywhere: read_result, the
+def test_fuzz_result_reader_damaged_real_file(fuzz_dir, real_result, reference, schema, data):
+    """A real result file (as written, and as an earlier mlbench wrote it: schema 1, read through
+    the migration) with one to three values replaced or deleted anywhere: read_result, the
     per-query reader and the export either work or raise a one-line MlbenchError."""
-    doc = copy.deepcopy(real_result)
+    doc = copy.deepcopy(real_result) if schema == "mlbench.result/2" else schema_1(real_result)
     for _ in range(data.draw(st.integers(1, 3))):
         holders = []
 

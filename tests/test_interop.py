@@ -14,7 +14,7 @@ from helpers import one_line_error, run_cli
 
 from mlbench.data.lareqa import LareqaOptions
 from mlbench.pipeline import RunConfig, run
-from mlbench.results.files import read_result
+from mlbench.results import read_result
 
 SLICE = ["--langs", "de,en", "--max-articles", "2"]
 TREC_OF = {"map": "map", "recall@1": "recall_1", "recall@5": "recall_5", "recall@10": "recall_10",
@@ -49,7 +49,7 @@ def bm25_full(tmp_path_factory):
 
 def test_full_depth_export_rescored_by_pytrec_eval_and_evaluate_equals_mlbench(bm25_full, tmp_path):
     result = bm25_full
-    assert result.doc["rankings"]["depth"] == "full"
+    assert result.rankings_file.depth == "full" and result.rankings_depth is None
     trec = tmp_path / "trec"
     res = run_cli("export", str(result.path), "--format", "trec", "--out", str(trec))
     assert res.returncode == 0, res.stderr
@@ -59,11 +59,11 @@ def test_full_depth_export_rescored_by_pytrec_eval_and_evaluate_equals_mlbench(b
     for sid, values in per_query.items():
         name = f"xquad-r.{sid.replace('>', '-').replace('*', 'all')}"
         run_, qrels = read_trec(trec / f"{name}.run"), read_qrels(trec / f"{name}.qrels")
-        pool = sum(1 for _ in result.rankings()[sid].ids[0] if _)
+        pool = sum(1 for _ in result.rankings()[sid][0].ids[0] if _)
         assert all(len(docs) == pool for docs in run_.values())  # every candidate of the pool
         ev = pytrec_eval.RelevanceEvaluator(qrels, {"map", "recall.1,5,10,100", "ndcg_cut.10"}).evaluate(run_)
         for m, key in TREC_OF.items():
-            ref = np.array([ev[q][key] for q in values["query_ids"]])
+            ref = np.array([ev[q][key] for q in values.query_ids])
             assert np.abs(values[m] - ref).max() <= 1e-12, (sid, m)
     # the exported files scored again by mlbench evaluate: every per-query value and aggregate equal
     out = tmp_path / "ev"
@@ -71,16 +71,16 @@ def test_full_depth_export_rescored_by_pytrec_eval_and_evaluate_equals_mlbench(b
     assert res.returncode == 0, res.stderr
     assert "every query ranks its whole pool" in res.stdout
     evaluated = read_result(next(out.glob("*.json")))
-    assert evaluated.doc["run"]["external"]["full_ranking"] is True
-    assert evaluated.doc["run"]["metrics"] == result.doc["run"]["metrics"]
+    assert evaluated.run.external["full_ranking"] is True
+    assert evaluated.run.metrics == result.run.metrics
     mine = evaluated.per_query()
     for sid, values in per_query.items():
-        assert list(mine[sid]["query_ids"]) == list(values["query_ids"])
-        for key, v in values.items():
-            if v.dtype.kind == "f":
-                assert np.abs(mine[sid][key] - v).max() <= 1e-12, (sid, key)
-    assert evaluated.doc["aggregates"] == result.doc["aggregates"]
-    assert [s["metrics"] for s in evaluated.doc["settings"]] == [s["metrics"] for s in result.doc["settings"]]
+        assert list(mine[sid].query_ids) == list(values.query_ids)
+        assert list(mine[sid].groups) == list(values.groups)
+        for key, v in values.values.items():
+            assert np.abs(mine[sid][key] - v).max() <= 1e-12, (sid, key)
+    assert evaluated.aggregates == result.aggregates
+    assert [s.metrics for s in evaluated.settings] == [s.metrics for s in result.settings]
     # and it is a first-class result: compare works on it (identical numbers: no difference)
     res = run_cli("compare", str(result.path), str(evaluated.path), "--test", "t", "--format", "json")
     assert res.returncode == 0, res.stderr
@@ -91,7 +91,7 @@ def test_export_depth_cut_and_refusals(bm25_full, tmp_path):
     res = run_cli("export", str(bm25_full.path), "--format", "trec", "--out", str(tmp_path / "t5"), "--depth", "5")
     assert res.returncode == 0, res.stderr
     lines = (tmp_path / "t5" / "xquad-r.de-en.run").read_text().splitlines()
-    n_queries = len(bm25_full.per_query()["de>en"]["query_ids"])
+    n_queries = len(bm25_full.per_query()["de>en"].query_ids)
     assert len(lines) == 5 * n_queries
     one_line_error(run_cli("export", str(bm25_full.path), "--format", "trec"), "--out DIR")
     one_line_error(run_cli("export", str(bm25_full.path), "--format", "trec", "-o", str(tmp_path / "x"), "--depth", "0"),
@@ -109,7 +109,7 @@ def external_bm25_run(path: Path, depth: int) -> dict[str, dict[str, float]]:
     import bm25s
 
     from mlbench.data import load_task
-    from mlbench.task import get_task
+    from mlbench.data.tasks import get_task
 
     data = load_task(get_task("xquad-r"), ["de", "en"], max_articles=2)
     run_: dict[str, dict[str, float]] = {}
@@ -136,17 +136,19 @@ def test_external_cut_run_is_evaluated_at_its_depth(tmp_path):
     res = run_cli("evaluate", str(run_file), "--task", "xquad-r", *SLICE, "--out", str(out), "--trec-measures", "P.5")
     assert res.returncode == 0, res.stderr
     result = read_result(out / "xquad-r--bm25s-ws.json")
-    ext = result.doc["run"]["external"]
+    ext = result.run.external
     assert ext["depth"] == 20 and ext["full_ranking"] is False
     assert ext["metrics_at_depth"] == {"map": "map@20"} and ext["metrics_left_out"] == ["recall@100"]
-    assert ext["files"][0]["sha256"] and result.doc["run"]["kinds"] == ["cross", "mono"]
+    assert ext["files"][0]["sha256"] and result.run.kinds == ["cross", "mono"]
     assert result.main_metric == "map@20" and "map" not in result.metrics
-    assert result.doc["rankings"]["depth"] == 20
+    assert result.rankings_file.depth == 20 and result.rankings_depth == 20
     per_query = result.per_query()
     data_qrels = result.rankings()
     for sid, values in per_query.items():
-        qids = list(values["query_ids"])
-        qrels = {q: {d: 1 for d in rel} for q, rel in zip(qids, data_qrels[sid].relevant)}
+        qids = list(values.query_ids)
+        kept_run, kept_qrels = data_qrels[sid]
+        assert kept_run.query_ids == qids
+        qrels = {q: {d: 1 for d in kept_qrels.relevant(q)} for q in qids}
         own = {q: run_[f"{sid}:{q}"] for q in qids}
         ev = pytrec_eval.RelevanceEvaluator(qrels, {"map", "map_cut.20", "ndcg_cut.10", "recall.10", "P.5"}).evaluate(own)
         for m, key in (("map@20", "map"), ("map@20", "map_cut_20"), ("ndcg@10", "ndcg_cut_10"),
@@ -160,7 +162,7 @@ def test_external_cut_run_is_evaluated_at_its_depth(tmp_path):
 
     api = mlbench.evaluate_run("xquad-r", ranx.Run.from_file(str(run_file), kind="trec"), langs=["de", "en"],
                                max_articles=2, out_dir=tmp_path / "api", name="bm25s-ranx", trec_measures=["P.5"])
-    assert [s["metrics"] for s in api.doc["settings"]] == [s["metrics"] for s in result.doc["settings"]]
+    assert [s.metrics for s in api.result.settings] == [s.metrics for s in result.settings]
     # asking for a metric the depth cannot give is refused
     one_line_error(run_cli("evaluate", str(run_file), "--task", "xquad-r", *SLICE, "--out", str(tmp_path / "x"),
                            "--metrics", "recall@100"), "recall@100", "at most 20")
@@ -184,7 +186,7 @@ BAD_RUNS = {
 @pytest.mark.parametrize("case", list(BAD_RUNS))
 def test_bad_runs_one_line_exit_2_nothing_written(case, tmp_path):
     from mlbench.data import load_task
-    from mlbench.task import get_task
+    from mlbench.data.tasks import get_task
 
     data = load_task(get_task("xquad-r"), ["de", "en"], max_articles=2)
     qid, doc = data.langs["de"].queries.ids[0], data.langs["en"].candidates.ids[0]
@@ -205,19 +207,19 @@ def test_mteb_export_validates_with_mtebs_own_model(bm25_full, tmp_path):
     assert res.returncode == 0, res.stderr
     names = sorted(p.name for p in tmp_path.glob("*.json"))
     assert names == ["mlbench-xquad-r-cross.json", "mlbench-xquad-r-mono.json", "mlbench-xquad-r-multi.json"]
-    agg = bm25_full.doc["aggregates"]
+    agg = bm25_full.aggregates
     for kind in ("mono", "cross", "multi"):
         tr = mteb_results.TaskResult.from_disk(tmp_path / f"mlbench-xquad-r-{kind}.json")
         entries = tr.scores["test"]
         assert {e["hf_subset"] for e in entries} == {
             "mono": {"de-de", "en-en"}, "cross": {"de-en", "en-de"}, "multi": {"de-all", "en-all"}}[kind]
         # MTEB's score of the task (mean of the subsets' main scores) is mlbench's macro full-ranking mAP
-        assert tr.get_score() == pytest.approx(agg["kinds"][kind]["map"], abs=1e-12)
+        assert tr.get_score() == pytest.approx(agg.kinds[kind]["map"], abs=1e-12)
         assert all(e["main_metric"] == "map" and e["languages"][0] in ("deu-Latn", "eng-Latn") for e in entries)
     multi = {e["hf_subset"]: e for e in json.loads((tmp_path / "mlbench-xquad-r-multi.json").read_text())["scores"]["test"]}
-    assert multi["de-all"]["rank_distance"] == pytest.approx(agg["rank_distance"]["query_langs"]["de"], abs=1e-12)
+    assert multi["de-all"]["rank_distance"] == pytest.approx(agg.rank_distance["query_langs"]["de"], abs=1e-12)
     assert multi["de-all"]["own_language_share_at_10"] == pytest.approx(
-        agg["language_bias"]["top10"]["own_share"]["query_langs"]["de"], abs=1e-12)
+        agg.language_bias["top10"]["own_share"]["query_langs"]["de"], abs=1e-12)
     assert multi["de-all"]["languages"] == ["deu-Latn", "eng-Latn"]
 
 
@@ -229,25 +231,26 @@ def test_mteb_export_of_miracl_names_mtebs_task_only_when_comparable(irds_home, 
     cfg = RunConfig(model="bm25", tasks=["miracl"], langs=["yo"], corpus=CorpusOptions(), out_dir=tmp_path / "res",
                     keep_rankings=100)
     (out,) = run(cfg)
-    assert out.doc["run"]["comparable_with_official"] is False  # the fixture's pool is not MIRACL's corpus
+    assert out.result.run.loader["comparable_with_official"] is False  # the fixture's pool is not MIRACL's corpus
     # the top-100 run (topk backend) exported and evaluated again: a cut run whose every metric fits
     res = run_cli("export", str(out.path), "--format", "trec", "--out", str(tmp_path / "trec"))
     assert res.returncode == 0, res.stderr
     res = run_cli("evaluate", str(tmp_path / "trec"), "--task", "miracl", "--langs", "yo", "--out", str(tmp_path / "ev"))
     assert res.returncode == 0, res.stderr
     again = read_result(next((tmp_path / "ev").glob("*.json")))
-    assert again.doc["run"]["external"]["depth"] == 100 and again.metrics == out.doc["run"]["metrics"]
-    assert [s["metrics"] for s in again.doc["settings"]] == [s["metrics"] for s in out.doc["settings"]]
+    assert again.run.external["depth"] == 100 and again.metrics == out.result.run.metrics
+    assert [s.metrics for s in again.settings] == [s.metrics for s in out.result.settings]
     res = run_cli("export", str(out.path), "--format", "mteb", "--out", str(tmp_path / "a"))
     assert res.returncode == 0, res.stderr
     (path,) = (tmp_path / "a").glob("*.json")
     tr = mteb.results.TaskResult.from_disk(path)
     assert tr.task_name == "mlbench-miracl-mono" and tr.scores["dev"][0]["hf_subset"] == "yo-yo"
     assert tr.scores["dev"][0]["mlbench"]["not_comparable_because"]
-    assert tr.get_score() == pytest.approx(out.doc["aggregates"]["kinds"]["mono"]["ndcg@10"], abs=1e-12)
+    assert tr.get_score() == pytest.approx(out.result.aggregates.kinds["mono"]["ndcg@10"], abs=1e-12)
     # a result on the whole corpus (here: the same file marked so) is MTEB's MIRACLRetrieval, per language
     doc = json.loads(out.path.read_text())
-    doc["run"]["comparable_with_official"] = True
+    assert doc["schema"] == "mlbench.result/2" and "comparable_with_official" not in doc["run"]  # a loader fact
+    doc["run"]["loader"]["comparable_with_official"] = True
     out.path.write_text(json.dumps(doc))
     res = run_cli("export", str(out.path), "--format", "mteb", "--out", str(tmp_path / "b"))
     assert res.returncode == 0, res.stderr
@@ -257,7 +260,7 @@ def test_mteb_export_of_miracl_names_mtebs_task_only_when_comparable(irds_home, 
     entry = tr.scores["dev"][0]
     assert entry["hf_subset"] == "yo" and entry["languages"] == task.metadata.hf_subsets_to_langscripts["yo"]
     assert entry["main_metric"] == "ndcg_at_10" == task.metadata.main_score
-    assert tr.get_score() == pytest.approx(out.doc["aggregates"]["kinds"]["mono"]["ndcg@10"], abs=1e-12)
+    assert tr.get_score() == pytest.approx(out.result.aggregates.kinds["mono"]["ndcg@10"], abs=1e-12)
 
 
 # -------------------------------------------------------------------------------------- fusion
@@ -271,16 +274,16 @@ def test_fusion_equals_ranx_fusion_of_the_exported_runs(use, tmp_path):
     import ranx
     from helpers import small
 
+    from mlbench.pipeline.fuse import fuse_results
     from mlbench.results.export import export_trec
-    from mlbench.runs.fuse import fuse_results
 
     (bm25,) = run(small(tmp_path / "a", model="bm25", keep_rankings="full"))
     (dense,) = run(small(tmp_path / "b", keep_rankings="full"), model=use)
     inputs = [read_result(bm25.path), read_result(dense.path)]
     got = fuse_results(inputs, "rrf", out_dir=tmp_path / "fused")
-    path, doc = got.path, got.doc
+    path = got.path
     fused = read_result(path)
-    assert doc["run"]["derived_from"]["ranx_method"] == "rrf" and doc["rankings"]["depth"] == "full"
+    assert got.result.run.derived_from["ranx_method"] == "rrf" and got.result.rankings_file.depth == "full"
     assert fused.metrics == inputs[0].metrics  # full rankings: every metric exact, map included
     for i, r in enumerate(inputs):
         export_trec(r, tmp_path / f"t{i}")
@@ -298,7 +301,7 @@ def test_fusion_equals_ranx_fusion_of_the_exported_runs(use, tmp_path):
         qrels = read_qrels(tmp_path / "t0" / f"{name}.qrels")
         ev = pytrec_eval.RelevanceEvaluator(qrels, {"map", "recall.1,5,10,100", "ndcg_cut.10"}).evaluate(theirs)
         for m, key in TREC_OF.items():
-            ref = np.array([ev[q][key] for q in values["query_ids"]])
+            ref = np.array([ev[q][key] for q in values.query_ids])
             assert np.abs(values[m] - ref).max() <= 1e-12, (sid, m)
     # a first-class result: compare reads it
     res = run_cli("compare", str(bm25.path), str(path), "--test", "t")
@@ -322,24 +325,24 @@ def test_fusion_of_cut_runs_undoes_only_the_recorded_map_rename(tmp_path):
     """A cut input's map@20 that stands for map (run.external.metrics_at_depth, run.derived_from
     on a fused input) becomes map at the fused depth; a map@10 asked for is kept as map@10."""
     import mlbench
-    from mlbench.runs.fuse import fuse_results
+    from mlbench.pipeline.fuse import fuse_results
 
     run_file = tmp_path / "bm25s.txt"
     external_bm25_run(run_file, depth=20)
     ev = mlbench.evaluate_run("xquad-r", str(run_file), langs=["de", "en"], max_articles=2, out_dir=tmp_path / "ev",
                               metrics=["map", "map@10", "ndcg@10"])
-    assert ev.doc["run"]["external"]["metrics_at_depth"] == {"map": "map@20"}
+    assert ev.result.run.external["metrics_at_depth"] == {"map": "map@20"}
     evaluated = read_result(ev.path)
     assert evaluated.metrics == ["map@20", "map@10", "ndcg@10"]
     # fused with itself (CombSUM of raw scores doubles each score exactly, ties included): the same
     # rankings under the tie rule, depth and numbers
     got = fuse_results([evaluated, evaluated], "combsum", "none", out_dir=tmp_path / "f1")
     fused = read_result(got.path)
-    assert got.doc["run"]["derived_from"]["metrics_at_depth"] == {"map": "map@20"}
+    assert got.result.run.derived_from["metrics_at_depth"] == {"map": "map@20"}
     assert fused.metrics == ["map@20", "map@10", "ndcg@10"] and fused.main_metric == "map@20"
-    assert [s["metrics"] for s in fused.doc["settings"]] == [s["metrics"] for s in evaluated.doc["settings"]]
+    assert [s.metrics for s in fused.settings] == [s.metrics for s in evaluated.settings]
     # and a fused input (its rename recorded under run.derived_from) fused again
     again = fuse_results([fused, fused], "combsum", "none", out_dir=tmp_path / "f2")
-    assert again.doc["run"]["metrics"] == ["map@20", "map@10", "ndcg@10"]
-    assert again.doc["run"]["derived_from"]["metrics_at_depth"] == {"map": "map@20"}
-    assert [s["metrics"] for s in again.doc["settings"]] == [s["metrics"] for s in evaluated.doc["settings"]]
+    assert again.result.run.metrics == ["map@20", "map@10", "ndcg@10"]
+    assert again.result.run.derived_from["metrics_at_depth"] == {"map": "map@20"}
+    assert [s.metrics for s in again.result.settings] == [s.metrics for s in evaluated.settings]

@@ -13,15 +13,29 @@ from mlbench.data import load_task
 from mlbench.embedding.cache import EmbeddingCache, embed_texts
 from mlbench.encoders.base import fingerprint
 from mlbench.encoders.minilm import create as minilm
-from mlbench.metrics import DEFAULT_METRICS, compute, pad_ranks, rank_distance
+from mlbench.metrics import DEFAULT_METRICS, compute, rank_distance
 from mlbench.retrieval.exact import DenseScores, evaluate
 from mlbench.retrieval.fullrank import beat_counts
-from mlbench.retrieval.ties import id_tiekeys
-from mlbench.task import enumerate_settings, get_task
+from mlbench.runs.ties import id_tiekeys
+from mlbench.task import Setting, enumerate_settings
+from mlbench.data.tasks import get_task
 
 TREC = {"map": "map", "recall@1": "recall_1", "recall@5": "recall_5", "recall@10": "recall_10",
         "recall@100": "recall_100", "ndcg@10": "ndcg_cut_10"}
 MEASURES = {"map", "recall.1,5,10,100", "ndcg_cut.10"}
+
+
+def pad_ranks(rank_lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Ragged per-query ranks of the relevant candidates (``inf``: not retrieved) -> (sorted,
+    inf-padded matrix, aligned grades: 1 for each listed candidate, 0 in the padding), the shape
+    ``compute(name, ranks, grades)`` takes."""
+    width = max([0, *(len(r) for r in rank_lists)])
+    ranks = np.full((len(rank_lists), width), np.inf)
+    grades = np.zeros((len(rank_lists), width), dtype=np.int64)
+    for i, r in enumerate(rank_lists):
+        ranks[i, : len(r)] = np.sort(r)
+        grades[i, : len(r)] = 1
+    return ranks, grades
 
 
 def trec_order(run: dict[str, float]) -> list[str]:
@@ -48,8 +62,8 @@ def ours(scores: np.ndarray, ids: list[str], rel: list[list[int]]) -> dict[str, 
     for i, r in enumerate(rel):
         relm[i, : len(r)] = r
     _, before, _ = beat_counts(scores.astype(np.float32), relm, [(0, scores.shape[1])], id_tiekeys(ids))
-    ranks, n_rel = pad_ranks([1 + before[i, : len(r)] for i, r in enumerate(rel)])
-    return {m: compute(m, ranks, n_rel) for m in DEFAULT_METRICS}
+    ranks, grades = pad_ranks([1 + before[i, : len(r)] for i, r in enumerate(rel)])
+    return {m: compute(m, ranks, grades) for m in DEFAULT_METRICS}
 
 
 def assert_parity(scores, ids, rel, tol=1e-9):
@@ -79,7 +93,7 @@ def relevant_columns(data, pool, group, query_lang):
     """Columns (in the pool's concatenated candidates) relevant to a query group."""
     off = np.cumsum([0] + [len(data.langs[p].candidates) for p in pool])
     return [int(off[k]) + data.langs[p].candidates.index_of(c) for k, p in enumerate(pool)
-            for c in data.relevant_ids(query_lang, group, p)]
+            for c, grade in data.judgements(Setting(query_lang, p), group).items() if grade >= data.level]
 
 
 def all_rows(data):
@@ -168,8 +182,8 @@ def test_tie_rule_is_docid_descending():
 
 
 def test_rank_distance_hand_example():
-    ranks, n_rel = pad_ranks([np.array([3, 1, 10]), np.array([7]), np.array([2, 5])])
-    assert rank_distance(ranks, n_rel).tolist() == [9, 0, 3]
+    ranks, grades = pad_ranks([np.array([3, 1, 10]), np.array([7]), np.array([2, 5])])
+    assert rank_distance(ranks, grades).tolist() == [9, 0, 3]
 
 
 def test_rank_distance_against_slow_full_sort(minilm_slice):
@@ -188,7 +202,8 @@ def test_rank_distance_against_slow_full_sort(minilm_slice):
             s = emb[("query", r.setting.query_lang)][i] @ cands.T
             order = trec_order({d: float(x) for d, x in zip(ids, s)})
             pos = {d: k + 1 for k, d in enumerate(order)}
-            rel_ranks = [pos[c] for c in data.relevant_in_pool(r.setting, qd.groups[i])]
+            rel_ranks = [pos[c] for c, grade in data.judgements(r.setting, qd.groups[i]).items()
+                         if grade >= data.level]
             slow.append(max(rel_ranks) - min(rel_ranks))
         assert r.per_query["rank_distance"].tolist() == slow
 
@@ -222,9 +237,9 @@ def test_new_measures_equal_pytrec_eval_on_random_runs_with_ties(data):
             order = trec_order(run[f"q{i}"])
             pos = {d: k + 1 for k, d in enumerate(order)}
             rank_lists.append(np.array([pos.get(ids[j], np.inf) for j in r], dtype=np.float64))
-        ranks, n_rel = pad_ranks(rank_lists)
+        ranks, grades = pad_ranks(rank_lists)
         for name, key in {**NEW, "map": "map"}.items():
-            got = compute(name, ranks, n_rel)
+            got = compute(name, ranks, grades)
             exp = np.array([ref[f"q{i}"][key] for i in range(n_q)])
             assert np.abs(got - exp).max() <= 1e-12, (name, got, exp)
     # trec_eval's map on the run cut at the depth is map_cut at that depth

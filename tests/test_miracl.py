@@ -24,7 +24,7 @@ from mlbench.data.corpus import CorpusOptions, PoolSpec, scan
 from mlbench.errors import MlbenchError
 from mlbench.pipeline import RunConfig, run
 from mlbench.results.export import export_table
-from mlbench.results.files import read_result
+from mlbench.results import read_result
 from mlbench.retrieval.base import SearchOptions
 
 # BM25 (bm25s lucene k1=1.5 b=0.75, mlbench-bm25-v1 tokens) on the fixture's pools, real dev qrels
@@ -50,8 +50,9 @@ def evaluated_in(lang: str, corpus_ids: set[str]) -> set[str]:
 def pytrec_per_query(result, qrels: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
     """trec_eval's ndcg_cut.10 and recall.100 on the top-100 run, recip_rank on the run cut at 10
     (in trec_eval's own order: score desc, then docno desc by strcmp)."""
-    run_ = {q: {d: float(s) for d, s in zip(ids.tolist(), scores.tolist())}
-            for q, ids, scores in zip(result.query_ids, result.top_ids, result.top_scores)}
+    run_ = {q: {d: float(s) for d, s in zip(ids.tolist(), scores.tolist()) if d}
+            for q, ids, scores in zip(result.run.query_ids, result.run.ids, result.run.scores)}
+    assert result.run.query_ids == result.query_ids
     qrels = {q: qrels[q] for q in result.query_ids}
     ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run_)
     cut = {}
@@ -104,7 +105,7 @@ def test_qrels_restricted_to_the_pool(irds_home):
     """The real dev qrels restricted to the local pool, and the queries that keep a relevant
     passage, equal the same restriction computed here from the raw files."""
     from mlbench.data import load_task
-    from mlbench.task import get_task
+    from mlbench.data.tasks import get_task
 
     data = load_task(get_task("miracl"), ["te", "yo"])
     for lang in ("te", "yo"):
@@ -123,9 +124,9 @@ def test_qrels_restricted_to_the_pool(irds_home):
 
 def test_bm25_figures_and_pytrec_parity(irds_home, tmp_path):
     langs = sorted(BM25_FIGURES)
-    (out,) = run(miracl(tmp_path, langs, out_dir=tmp_path))
-    assert out.doc["run"]["comparable_with_official"] is False  # the mini pool is not MIRACL's corpus
-    for r in out.results:
+    (out,) = run(miracl(tmp_path, langs, out_dir=tmp_path, keep_rankings=100))  # the top 100 kept, for trec_eval
+    assert out.result.run.loader["comparable_with_official"] is False  # the mini pool is not MIRACL's corpus
+    for r in out.values:
         lang = r.setting.query_lang
         n, ndcg, recall, mrr = BM25_FIGURES[lang]
         got = {m: float(v.mean()) for m, v in r.per_query.items()}
@@ -133,13 +134,13 @@ def test_bm25_figures_and_pytrec_parity(irds_home, tmp_path):
         assert got["ndcg@10"] == pytest.approx(ndcg, abs=1e-6), (lang, got)
         assert got["recall@100"] == pytest.approx(recall, abs=1e-6), (lang, got)
         assert got["mrr@10"] == pytest.approx(mrr, abs=1e-6), (lang, got)
-        assert r.top_ids.shape == (n, 100)
+        assert r.run.ids.shape == (n, 100) and (r.run.ids != "").all()
         corpus_ids = {d["docid"] for d in miracl_corpus(lang)}
         assert_parity(r, dev_qrels_in(lang, corpus_ids))
-    assert out.doc["task"]["main_metric"] == "ndcg@10" and "map" not in out.doc["run"]["metrics"]
-    agg = out.doc["aggregates"]
-    assert agg["kinds"]["mono"]["ndcg@10"] == pytest.approx(np.mean([v[1] for v in BM25_FIGURES.values()]), abs=1e-6)
-    assert set(agg["query_langs"]["mono"]) == set(langs)
+    assert out.result.main_metric == "ndcg@10" and "map" not in out.result.run.metrics
+    agg = out.result.aggregates
+    assert agg.kinds["mono"]["ndcg@10"] == pytest.approx(np.mean([v[1] for v in BM25_FIGURES.values()]), abs=1e-6)
+    assert set(agg.query_langs["mono"]) == set(langs)
     loaded = read_result(out.path)  # readable by the result reader, per-query values kept
     assert set(loaded.per_query()) == {f"{lang}>{lang}" for lang in langs}
     rows = export_table(loaded, "tsv", None).splitlines()
@@ -151,25 +152,27 @@ def test_multilingual_pool_extra(irds_home, tmp_path):
     settings are unchanged by it."""
     langs = ["te", "yo"]
     (mono,) = run(miracl(tmp_path, langs, out_dir=tmp_path / "a"))
-    (both,) = run(miracl(tmp_path, langs, out_dir=tmp_path / "b", multi_pool=True))
-    ids = [s["id"] for s in both.doc["settings"]]
+    (both,) = run(miracl(tmp_path, langs, out_dir=tmp_path / "b", multi_pool=True, keep_rankings=100))
+    ids = [s.id for s in both.result.settings]
     assert ids == ["te>te", "te>*", "yo>yo", "yo>*"]
-    by_id = {s["id"]: s for s in both.doc["settings"]}
-    for s in mono.doc["settings"]:
-        assert by_id[s["id"]]["metrics"] == s["metrics"]
-    multi = {r.setting.id: r for r in both.results if r.setting.pool == "*"}
+    by_id = {s.id: s for s in both.result.settings}
+    for s in mono.result.settings:
+        assert by_id[s.id].metrics == s.metrics
+    multi = {r.setting.id: r for r in both.values if r.setting.pool == "*"}
     for r in multi.values():
         lang = r.setting.query_lang
-        assert all(d.split("/", 1)[0] in langs for d in r.top_ids.ravel().tolist())  # language-prefixed ids
+        assert all(d.split("/", 1)[0] in langs for d in r.run.ids.ravel().tolist())  # language-prefixed ids
         assert 0 < r.per_query["own_lang@10"].mean() <= 1
         corpus_ids = {f"{lang}/{d['docid']}" for d in miracl_corpus(lang)}
         qrels = {q: {f"{lang}/{d}": v for d, v in rel.items()}
                  for q, rel in dev_qrels_in(lang, {c.split("/", 1)[1] for c in corpus_ids}).items()}
         assert_parity(r, qrels)
-    agg = both.doc["aggregates"]
-    assert set(agg["kinds"]) == {"mono", "multi"} and "top10" in agg["language_bias"]
-    assert agg["language_bias"]["expected_own_share"]["macro"] == 1.0  # only same-language passages are judged
-    assert "multi_micro" not in agg and "rank_distance" not in agg  # not a parallel task; top-k search
+    agg = both.result.aggregates
+    assert set(agg.kinds) == {"mono", "multi"} and "top10" in agg.language_bias
+    assert agg.language_bias["expected_own_share"]["macro"] == 1.0  # only same-language passages are judged
+    assert agg.multi_micro is None and agg.rank_distance is None  # not a parallel task; top-k search
+    on_disk = json.loads(both.path.read_text())["aggregates"]
+    assert "multi_micro" not in on_disk and "rank_distance" not in on_disk
     read_result(both.path).per_query()
 
 
@@ -219,7 +222,7 @@ def yo_e5(irds_home, tmp_path_factory):
         run(miracl(base, ["yo"], out_dir=base / "crashed", **common), model=crashing)
     stores = list((base / "stores").rglob("chunk-*.ids.npy"))
     resumed = Counting(e5)
-    (out,) = run(miracl(base, ["yo"], out_dir=base / "out", **common), model=resumed)
+    (out,) = run(miracl(base, ["yo"], out_dir=base / "out", keep_rankings=100, **common), model=resumed)
     return {"e5": e5, "common": common, "base": base, "crashing": crashing, "resumed": resumed,
             "chunks_after_crash": len(stores), "out": out}
 
@@ -232,29 +235,31 @@ def test_store_resumes_after_a_crash(yo_e5):
     assert yo_e5["chunks_after_crash"] == 1
     stored = 16
     assert stored < len(crashing.passages) < 32
-    enc = out.doc["run"]["encoding"]["passages"]["yo"]
+    enc = out.result.run.encoding["passages"]["yo"]
     assert enc == {**enc, "passages": 75, "from_store": stored, "encoded": 75 - stored, "chunks": 5}
     assert len(resumed.passages) == 75 - stored  # only the rest is encoded
     assert not set(resumed.passages) & set(crashing.passages[:stored])
     # a third run encodes nothing at all
     again = Counting(yo_e5["e5"])
     (third,) = run(miracl(yo_e5["base"], ["yo"], out_dir=yo_e5["base"] / "third", **yo_e5["common"]), model=again)
-    assert again.passages == [] and third.doc["settings"][0]["metrics"] == out.doc["settings"][0]["metrics"]
+    assert again.passages == [] and third.result.settings[0].metrics == out.result.settings[0].metrics
 
 
 def test_e5_figures_parity_and_pool_label(yo_e5):
     out = yo_e5["out"]
-    (r,) = out.results
-    assert len(r.query_ids) == 17 and r.top_ids.shape == (17, 75)  # the pool holds 75 passages
+    (r,) = out.values
+    assert len(r.query_ids) == 17 and r.run.ids.shape == (17, 75)  # the pool holds 75 passages
+    assert (r.run.ids != "").all()
     got = {m: float(v.mean()) for m, v in r.per_query.items()}
     assert got["ndcg@10"] == pytest.approx(0.916783, abs=2e-3), got
     assert got["recall@100"] == 1.0 and got["mrr@10"] == pytest.approx(0.882353, abs=5e-3), got
     corpus_ids = {d["docid"] for d in miracl_corpus("yo")}
     assert_parity(r, dev_qrels_in("yo", corpus_ids))
-    facts = out.doc["run"]
+    facts = out.result.run.loader
     assert facts["comparable_with_official"] is False and facts["pool_subset"]["mode"] == "judged+others"
     assert facts["pool_subset"]["languages"]["yo"]["passages"] == 75
-    assert facts["search"]["index"] == "exact" and facts["search"]["backend"] == "topk"
+    search = out.result.run.search
+    assert search["index"] == "exact" and search["backend"] == "topk"
 
 
 @pytest.mark.parametrize("index", ["hnsw", "ivf:nlist=2,nprobe=1"])
@@ -263,12 +268,12 @@ def test_approximate_index_recall_is_reported(yo_e5, index):
     (out,) = run(miracl(yo_e5["base"], ["yo"], out_dir=yo_e5["base"] / index.replace(":", "_"), index=index,
                         **yo_e5["common"]), model=enc)
     assert enc.passages == []  # searched from the store
-    search = out.doc["run"]["search"]
+    search = out.result.run.search
     assert search["index"] == index.split(":")[0] and search["recall_vs_exact"]["k"] == 100
     recall = search["recall_vs_exact"]["settings"]["yo>yo"]
     assert 0.5 <= recall <= 1.0
-    assert out.doc["settings"][0]["metrics"]["recall_vs_exact@100"] == recall
-    exact = yo_e5["out"].doc["settings"][0]["metrics"]
+    assert out.result.settings[0].metrics["recall_vs_exact@100"] == recall
+    exact = yo_e5["out"].result.settings[0].metrics
     assert search["exact_metrics"]["yo>yo"] == {m: exact[m] for m in ("ndcg@10", "recall@100", "mrr@10")}
     if index == "hnsw":
         assert recall == 1.0  # 75 passages: the graph search is exhaustive at efSearch 128
@@ -299,7 +304,8 @@ def test_exact_search_tie_rule_at_the_cut(tmp_path):
 
 
 def test_store_refuses_another_corpus(tmp_path):
-    from mlbench.embedding.store import VectorStore, build
+    from mlbench.embedding.fill import build
+    from mlbench.embedding.store import VectorStore
 
     class Tiny:
         name = "tiny"
@@ -337,8 +343,9 @@ def test_pool_subset_is_labelled_and_usable_by_the_tools(irds_home, tmp_path):
     warning = [line for line in res.stderr.splitlines() if line.startswith("mlbench: warning:")]
     assert len(warning) == 1 and "not comparable with MIRACL figures: pool subset (judged passages + 100 others)" in warning[0]
     doc = json.loads((out_a / "miracl--bm25.json").read_text(encoding="utf-8"))
-    pool = doc["run"]["pool_subset"]
-    assert doc["run"]["comparable_with_official"] is False and pool["others"] == 100
+    assert doc["schema"] == "mlbench.result/2" and "pool_subset" not in doc["run"]  # loader facts: run.loader
+    pool = doc["run"]["loader"]["pool_subset"]
+    assert doc["run"]["loader"]["comparable_with_official"] is False and pool["others"] == 100
     te_ids = {d["docid"] for d in miracl_corpus("te")}
     te_judged = {d for q, rel in dev_qrels_in("te", te_ids).items() if q in evaluated_in("te", te_ids) for d in rel}
     assert pool["languages"]["yo"]["passages"] == 75 + 100 and pool["languages"]["te"]["passages"] == len(te_judged) + 100
@@ -376,12 +383,13 @@ def test_pool_docids(irds_home, tmp_path):
     listed = [d["docid"] for d in miracl_corpus("yo")[:300]]
     path = tmp_path / "ids.txt"
     path.write_text("# a pool\n" + "\n".join(listed) + "\n", encoding="utf-8")
-    (out,) = run(miracl(tmp_path, ["yo"], out_dir=tmp_path / "o", pool_docids=path))
-    (r,) = out.results
-    assert out.doc["run"]["pool_subset"]["mode"] == "docids" and out.doc["run"]["corpus"]["yo"]["pool_passages"] == 300
-    assert set(r.top_ids.ravel().tolist()) <= set(listed)
+    (out,) = run(miracl(tmp_path, ["yo"], out_dir=tmp_path / "o", pool_docids=path, keep_rankings=100))
+    (r,) = out.values
+    facts = out.result.run.loader
+    assert facts["pool_subset"]["mode"] == "docids" and facts["corpus"]["yo"]["pool_passages"] == 300
+    assert set(r.run.ids.ravel().tolist()) <= set(listed)
     assert_parity(r, dev_qrels_in("yo", set(listed)))
-    assert out.doc["run"]["qrels_outside_pool"]["yo"]["queries_left_out"] == 119 - len(r.query_ids)
+    assert facts["qrels_outside_pool"]["yo"]["queries_left_out"] == 119 - len(r.query_ids)
     path.write_text("\n".join(listed + ["no-such-doc"]), encoding="utf-8")
     with pytest.raises(MlbenchError, match=r"--pool-docids .*ids.txt: 1 listed doc ids are in none of the corpora of yo \(first: 'no-such-doc'\)"):
         run(miracl(tmp_path, ["yo"], out_dir=tmp_path / "p", pool_docids=path))
@@ -458,17 +466,22 @@ def test_home_cannot_change_after_import(irds_home, tmp_path):
     assert os.environ["IR_DATASETS_HOME"] == str(irds_home)
 
 
-def test_max_queries_and_task_listing(irds_home, tmp_path):
+def test_max_queries_and_task_listing(irds_home, tmp_path, fresh_home):
     from mlbench.data.catalog import summarize
-    from mlbench.task import get_task
+    from mlbench.data.tasks import get_task
 
     (out,) = run(miracl(tmp_path, ["yo"], out_dir=tmp_path, max_queries=40))
-    (r,) = out.results
+    (r,) = out.values
     first = [line.split("\t")[0] for line in (MIRACL_FIXTURE / "dev" / "topics.miracl-v1.0-yo-dev.tsv").read_text(encoding="utf-8").splitlines()[:40]]
     corpus_ids = {d["docid"] for d in miracl_corpus("yo")}
     assert set(r.query_ids) == set(first) & evaluated_in("yo", corpus_ids) and r.n_left_out == 40 - len(r.query_ids)
-    assert out.doc["task"]["subset"] == {"langs": ["yo"], "max_queries": 40}
-    assert "first 40 queries per language" in out.doc["run"]["not_comparable_because"]
+    assert out.result.task.subset == {"langs": ["yo"], "max_queries": 40}
+    assert "first 40 queries per language" in out.result.run.loader["not_comparable_because"]
+    # which languages are local is known for the datasets looked up with this MLBENCH_HOME (a fresh
+    # one: this test's yo run, and te's loaded here); the others are counted as not looked up yet
+    from mlbench.data import load_task
+
+    load_task(get_task("miracl"), ["te"])
     s = summarize(get_task("miracl"))  # counts as ir_datasets records them; which languages are local
     assert (s.queries, s.candidates) == (13495, 106332152)
-    assert s.status == f"ir_datasets:miracl/{{lang}}/dev (2 of 18 languages local in {irds_home})"
+    assert s.status == f"ir_datasets:miracl/{{lang}}/dev (2 of 18 languages local in {irds_home}; 16 not looked up yet)"

@@ -9,23 +9,23 @@ import re
 
 import numpy as np
 import pytest
-from helpers import one_line_error, run_cli
+from helpers import one_line_error, run_cli, schema_1
 
 import mlbench
 from mlbench.data.corpus import CorpusOptions
 from mlbench.data.lareqa import LareqaOptions
 from mlbench.encoders.registry import EncoderOptions
 from mlbench.errors import MlbenchError
-from mlbench.metrics import default_metric, metric, parse_metrics
+from mlbench.metrics import metric, parse_metrics
 from mlbench.pipeline import RunConfig, plan, run
-from mlbench.results.files import read_result
+from mlbench.results import Result, read_result
 from mlbench.retrieval.base import SearchOptions
 
 CUTOFF = ["ndcg@10", "recall@10", "mrr@10", "recall@100"]
 
 
 def _by_query(out) -> dict[str, dict[str, dict[str, float]]]:
-    return {r.setting.id: {m: dict(zip(r.query_ids, v.tolist())) for m, v in r.per_query.items()} for r in out.results}
+    return {r.setting.id: {m: dict(zip(r.query_ids, v.tolist())) for m, v in r.per_query.items()} for r in out.values}
 
 
 def test_topk_backend_equals_exact_backend_on_lareqa(tmp_path, use):
@@ -36,7 +36,7 @@ def test_topk_backend_equals_exact_backend_on_lareqa(tmp_path, use):
                   cache_dir=tmp_path / "cache")
     (exact,) = run(RunConfig(out_dir=tmp_path / "exact", **common), model=use)
     (topk,) = run(RunConfig(out_dir=tmp_path / "topk", search=SearchOptions(backend="topk"), **common), model=use)
-    assert exact.doc["run"]["search"]["backend"] == "exact" and topk.doc["run"]["search"]["backend"] == "topk"
+    assert exact.result.run.search["backend"] == "exact" and topk.result.run.search["backend"] == "topk"
     a, b = _by_query(exact), _by_query(topk)
     assert set(a) == set(b) and len(a) == 3 + 6 + 3
     for sid in a:
@@ -45,8 +45,10 @@ def test_topk_backend_equals_exact_backend_on_lareqa(tmp_path, use):
                 assert a[sid][m].keys() == b[sid][m].keys()
                 diff = max(abs(a[sid][m][q] - b[sid][m][q]) for q in a[sid][m])
                 assert diff <= 1e-12, (sid, m, diff)
-    assert "rank_distance" in exact.doc["aggregates"] and "rank_distance" not in topk.doc["aggregates"]
-    assert exact.doc["aggregates"]["kinds"] == topk.doc["aggregates"]["kinds"]
+    assert exact.result.aggregates.rank_distance is not None and topk.result.aggregates.rank_distance is None
+    assert "rank_distance" in json.loads(exact.path.read_text())["aggregates"]
+    assert "rank_distance" not in json.loads(topk.path.read_text())["aggregates"]
+    assert exact.result.aggregates.kinds == topk.result.aggregates.kinds
     with pytest.raises(MlbenchError, match="metric 'map' needs the full ranking; the topk backend keeps the top 100"):
         plan(RunConfig(tasks=["xquad-r"], search=SearchOptions(backend="topk")))
 
@@ -59,16 +61,16 @@ def test_exact_backend_on_a_streamed_corpus(irds_home, tmp_path):
     (exact,) = run(RunConfig(out_dir=tmp_path / "exact", search=SearchOptions(backend="exact"),
                              metrics=["ndcg@10", "recall@100", "mrr@10", "map"], **common))
     a, b = _by_query(topk), _by_query(exact)
-    assert [s["id"] for s in exact.doc["settings"]] == ["te>te", "te>*", "yo>yo", "yo>*"]
+    assert [s.id for s in exact.result.settings] == ["te>te", "te>*", "yo>yo", "yo>*"]
     for sid in a:
         for m in ("ndcg@10", "recall@100", "mrr@10", "own_lang@10", "own_lang_expected"):
             if m in a[sid] or sid.endswith("*"):
                 assert a[sid][m] == b[sid][m], (sid, m)
-    assert exact.doc["settings"][0]["metrics"]["map"] > 0.5
+    assert exact.result.settings[0].metrics["map"] > 0.5
     assert "rank_distance" in b["te>*"] and "rank_distance" not in a["te>*"]
     # ids in the pool of all languages carry the language, as in the top-k search
-    multi = next(r for r in exact.results if r.setting.id == "yo>*")
-    assert multi.top_ids is None  # no ranking kept without --trec-dir
+    multi = next(r for r in exact.values if r.setting.id == "yo>*")
+    assert multi.run is None and multi.qrels is None  # no ranking kept without --trec-dir
 
 
 @pytest.mark.parametrize("cfg, needle", [
@@ -116,16 +118,17 @@ def test_metrics_are_values():
 
 
 def test_main_metric_recorded_and_read_back(tmp_path, reference):
-    assert reference.doc["task"]["main_metric"] == "map"
-    # files written before the main metric was recorded take the task's declared one
-    old = json.loads(reference.path.read_text())
+    assert reference.result.main_metric == "map"
+    # files written before the main metric was recorded (schema 1) take the task's declared one
+    old = schema_1(json.loads(reference.path.read_text()))
     del old["task"]["main_metric"]
-    assert default_metric(old) == "map"
+    assert Result.from_dict(old, "old.json").main_metric == "map"
+    assert Result.from_dict(old, "old.json").schema == "mlbench.result/1"
     old["task"]["name"] = "miracl"
     old["run"]["metrics"] = ["mrr@10", "ndcg@10"]
-    assert default_metric(old) == "ndcg@10"
+    assert Result.from_dict(old, "old.json").main_metric == "ndcg@10"
     old["task"]["name"] = "unknown-task"
-    assert default_metric(old) == "mrr@10"
+    assert Result.from_dict(old, "old.json").main_metric == "mrr@10"
     assert read_result(reference.path).main_metric == "map"
 
 
@@ -162,10 +165,10 @@ def test_the_encode_step_serves_every_setting(tmp_path, use):
     encoded + from cache = unique texts, and the per-language settings share their queries."""
     (out,) = run(RunConfig(out_dir=tmp_path / "o", tasks=["xquad-r"], langs=["de", "zh"],
                            lareqa=LareqaOptions(max_articles=2), cache_dir=tmp_path / "c"), model=use)
-    enc = out.doc["run"]["encoding"]
+    enc = out.result.run.encoding
     assert enc["encoded"] + enc["from_cache"] == enc["unique_texts"] > 0
     per_query = read_result(out.path).per_query()
-    assert np.array_equal(per_query["de>de"]["query_ids"], per_query["de>zh"]["query_ids"])
+    assert np.array_equal(per_query["de>de"].query_ids, per_query["de>zh"].query_ids)
 
 
 _PROBE = """
@@ -176,9 +179,9 @@ from mlbench.encoders.registry import EncoderOptions
 (out,) = mlbench.run(mlbench.RunConfig(model="minilm", tasks=["xquad-r"], langs=sys.argv[2].split(","),
                      lareqa=LareqaOptions(max_articles=1), out_dir=sys.argv[1],
                      encoder=EncoderOptions(max_seq_length=int(sys.argv[3]) if len(sys.argv) > 3 else None)))
-print(json.dumps({"torch": "torch" in sys.modules, "encoded": out.doc["run"]["encoding"]["encoded"],
-                  "fingerprint": out.doc["run"]["encoding"]["fingerprint"], "model": out.doc["model"]["encoder"],
-                  "map": out.doc["aggregates"]["kinds"]["mono"]["map"]}))
+print(json.dumps({"torch": "torch" in sys.modules, "encoded": out.result.run.encoding["encoded"],
+                  "fingerprint": out.result.run.encoding["fingerprint"], "model": out.result.model.encoder,
+                  "map": out.result.aggregates.kinds["mono"]["map"]}))
 """
 
 

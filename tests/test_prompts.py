@@ -97,7 +97,7 @@ def test_result_records_the_prompts_applied_and_truncate_dim(folders, tmp_path, 
     from sentence_transformers import SentenceTransformer
 
     (out,) = run(small(tmp_path / "a", model=folders["named"]))
-    enc = out.doc["model"]["encoder"]
+    enc = out.result.model.encoder
     st = SentenceTransformerEncoder(folders["named"], device="cpu").describe()
     assert enc["prompts"] == st["prompts"] and enc["prompts"]["query"] == "query: "
     assert enc["prompt_names"] == st["prompt_names"]
@@ -105,17 +105,18 @@ def test_result_records_the_prompts_applied_and_truncate_dim(folders, tmp_path, 
     cfg = small(tmp_path / "b", model=folders["plain"])
     cfg.encoder.truncate_dim = 64
     (cut,) = run(cfg)
-    assert cut.doc["model"]["encoder"]["truncate_dim"] == 64 and cut.doc["model"]["encoder"]["dim"] == 64
+    assert cut.result.model.encoder["truncate_dim"] == 64 and cut.result.model.encoder["dim"] == 64
     st = SentenceTransformer(folders["plain"], device="cpu", truncate_dim=64)
     enc64 = SentenceTransformerEncoder(folders["plain"], device="cpu", truncate_dim=64)
     got = enc64.encode(TEXTS, "query", "de")
     assert got.shape == (3, 64) and np.allclose(got, st.encode(TEXTS, normalize_embeddings=True), atol=1e-6)
     # a plain SentenceTransformer object through the Python API gives the folder's figures
     (obj,) = run(small(tmp_path / "c"), model=SentenceTransformer(folders["named"], device="cpu"))
-    assert obj.doc["model"]["encoder"]["prompts"] == enc["prompts"]
-    for a, b in zip(out.doc["settings"], obj.doc["settings"]):
-        for m, v in a["metrics"].items():
-            assert b["metrics"][m] == pytest.approx(v, abs=1e-9), (a["id"], m)
+    assert obj.result.model.encoder["prompts"] == enc["prompts"]
+    assert [s.id for s in out.result.settings] == [s.id for s in obj.result.settings]
+    for a, b in zip(out.result.settings, obj.result.settings):
+        for m, v in a.metrics.items():
+            assert b.metrics[m] == pytest.approx(v, abs=1e-9), (a.id, m)
 
 
 @pytest.mark.slow  # ~30 s, most of it importing mteb and its task registry

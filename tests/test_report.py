@@ -36,7 +36,7 @@ from mlbench.render.plots import (
     write_plots,
 )
 from mlbench.render.report import build_report
-from mlbench.results.files import check_report_fields, read_result
+from mlbench.results import read_result
 
 LANGS3 = ["de", "en", "zh"]
 
@@ -49,7 +49,8 @@ def _run(root: Path, name: str, spec: str, max_articles: int = 4, **cfg) -> Path
 
 
 def check_result(result, metric=None):
-    check_report_fields(result, metric or result.main_metric)
+    """What a report needs of a result: the fields are checked when it is read, the metric here."""
+    result.require_metric(metric or result.main_metric)
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +93,10 @@ def _axes_with_image(fig):
 
 @pytest.mark.parametrize("name, n_langs", [("xq11", 11), pytest.param("mlqa7", 7, marks=pytest.mark.mlqa), ("bm25", 3)])
 def test_heatmap_cells_are_the_setting_means(env, name, n_langs, request):
-    doc = (request.getfixturevalue("mlqa7") if name == "mlqa7" else getattr(env, name)).doc
-    langs = doc["task"]["languages"]
+    result = request.getfixturevalue("mlqa7") if name == "mlqa7" else getattr(env, name)
+    langs = result.task.languages
     assert len(langs) == n_langs
-    fig = heatmap(doc, "map")
+    fig = heatmap(result, "map")
     main, star = _axes_with_image(fig)
     assert [t.get_text() for t in main.get_xticklabels()] == langs
     assert [t.get_text() for t in main.get_yticklabels()] == langs
@@ -103,7 +104,7 @@ def test_heatmap_cells_are_the_setting_means(env, name, n_langs, request):
     assert [t.get_text() for t in star.get_xticklabels()] == ["*"]
     grid, multi = np.asarray(main.images[0].get_array()), np.asarray(star.images[0].get_array())
     # a setting without queries (MLQA-R slice: no question of q has its answer in p's pool) has no mean
-    means = {s["id"]: np.nan if s["metrics"]["map"] is None else s["metrics"]["map"] for s in doc["settings"]}
+    means = {s.id: np.nan if s.metrics["map"] is None else s.metrics["map"] for s in result.settings}
     assert len(means) == n_langs * (n_langs + 1)
     for i, q in enumerate(langs):
         assert multi[i, 0] == means[f"{q}>*"]
@@ -120,24 +121,24 @@ def test_heatmap_cells_are_the_setting_means(env, name, n_langs, request):
     colorbar = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert len(colorbar) == 1 and colorbar[0].get_ylabel() == "mAP (0–1)"
     title = fig.get_suptitle()
-    assert doc["task"]["name"] in title and doc["model"]["name"] in title
+    assert result.task.name in title and result.model.name in title
 
 
 def test_heatmap_of_another_metric(env):
-    doc = env.bm25.doc
-    fig = heatmap(doc, "recall@10")
+    result = env.bm25
+    fig = heatmap(result, "recall@10")
     main, _ = _axes_with_image(fig)
-    de_en = next(s for s in doc["settings"] if s["id"] == "de>en")["metrics"]["recall@10"]
+    de_en = result.setting("de>en").metrics["recall@10"]
     assert np.asarray(main.images[0].get_array())[0, 1] == de_en
     assert [ax for ax in fig.axes if ax.get_label() == "<colorbar>"][0].get_ylabel() == "Recall@10 (0–1)"
 
 
 def test_png_and_svg_are_written_reproducibly_with_labels(env, tmp_path):
-    doc = env.bm25.doc
-    png, svg = save(heatmap(doc), tmp_path / "a" / "heatmap")
-    png2, svg2 = save(heatmap(doc), tmp_path / "b" / "heatmap")
+    result = env.bm25
+    png, svg = save(heatmap(result), tmp_path / "a" / "heatmap")
+    png2, svg2 = save(heatmap(result), tmp_path / "b" / "heatmap")
     assert png.read_bytes() == png2.read_bytes() and svg.read_bytes() == svg2.read_bytes()
-    fig = heatmap(doc)
+    fig = heatmap(result)
     with Image.open(png) as im:
         assert im.format == "PNG"
         assert im.size == (int(fig.get_figwidth() * PNG_DPI), int(fig.get_figheight() * PNG_DPI))
@@ -147,19 +148,19 @@ def test_png_and_svg_are_written_reproducibly_with_labels(env, tmp_path):
     root = ET.fromstring(svg.read_bytes())
     texts = {"".join(t.itertext()).strip() for t in root.iter("{http://www.w3.org/2000/svg}text")}
     assert {"query language", "pool language", "mAP (0–1)", "*"} <= texts
-    en_en = next(s for s in doc["settings"] if s["id"] == "en>en")["metrics"]["map"]
+    en_en = result.setting("en>en").metrics["map"]
     assert f"{en_en:.3f}" in texts
     assert b"<dc:date>" not in svg.read_bytes()
 
 
 def test_rank_distance_bars_are_the_aggregates(env):
-    doc = env.xq11.doc
-    rd = doc["aggregates"]["rank_distance"]
-    fig = rank_distance(doc)
+    result = env.xq11
+    rd = result.aggregates.rank_distance
+    fig = rank_distance(result)
     (ax,) = fig.axes
-    assert [t.get_text() for t in ax.get_xticklabels()] == doc["task"]["languages"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == result.task.languages
     heights = [p.get_height() for p in ax.patches]
-    assert heights == [rd["query_langs"][q] for q in doc["task"]["languages"]]
+    assert heights == [rd["query_langs"][q] for q in result.task.languages]
     (line,) = ax.get_lines()
     assert set(line.get_ydata()) == {rd["macro"]}
     texts = " ".join(_texts(fig))
@@ -171,7 +172,7 @@ def test_rank_distance_bars_are_the_aggregates(env):
 def test_two_results_share_one_rank_distance_scale(env):
     """Side by side (the report's --against), A's and B's bars are drawn on one y scale, the one
     that holds the taller of the two; alone, each result gets its own."""
-    a, b = env.usem3.doc, env.bm25.doc
+    a, b = env.usem3, env.bm25
     alone = [rank_distance(d).axes[0].get_ylim()[1] for d in (a, b)]
     assert alone[0] != alone[1]
     top = rank_distance_top([a, b])
@@ -180,9 +181,9 @@ def test_two_results_share_one_rank_distance_scale(env):
 
 
 def test_own_language_matrix_is_the_language_bias(env):
-    doc = env.bm25.doc
-    bias = doc["aggregates"]["language_bias"]
-    fig = own_language(doc)
+    result = env.bm25
+    bias = result.aggregates.language_bias
+    fig = own_language(result)
     main, exp = _axes_with_image(fig)
     values = np.asarray(main.images[0].get_array())
     for i, q in enumerate(LANGS3):
@@ -197,15 +198,15 @@ def test_own_language_matrix_is_the_language_bias(env):
 
 
 def test_mono_only_run_degrades_with_reasons(env, tmp_path):
-    doc = env.mono.doc
-    plots = {p.name: p for p in all_plots(doc)}
+    result = env.mono
+    plots = {p.name: p for p in all_plots(result)}
     assert plots["rankdist"].figure is None and "multilingual" in plots["rankdist"].reason
     assert plots["ownlang"].figure is None and "multilingual" in plots["ownlang"].reason
     (main,) = _axes_with_image(plots["heatmap"].figure)  # no multilingual column
     grid = np.ma.getdata(main.images[0].get_array()).astype(float)
     mask = np.ma.getmaskarray(main.images[0].get_array())
     assert mask.tolist() == (~np.eye(3, dtype=bool)).tolist()
-    assert np.diag(grid).tolist() == [doc["aggregates"]["query_langs"]["mono"][q]["map"] for q in LANGS3]
+    assert np.diag(grid).tolist() == [result.aggregates.query_langs["mono"][q]["map"] for q in LANGS3]
     r = run_cli("plot", str(env.paths.mono), "-o", str(tmp_path / "plots"))
     assert r.returncode == 0, r.stderr
     assert "rankdist: left out — the run has no multilingual settings" in r.stdout
@@ -213,7 +214,7 @@ def test_mono_only_run_degrades_with_reasons(env, tmp_path):
 
 
 def test_write_plots_writes_png_and_svg(env, tmp_path):
-    written = write_plots(env.bm25.doc, tmp_path / "p")
+    written = write_plots(env.bm25, tmp_path / "p")
     assert [(p.name, p.reason) for p, _ in written] == [("heatmap", None), ("rankdist", None), ("ownlang", None)]
     names = sorted(p.name for p in (tmp_path / "p").iterdir())
     assert names == sorted(f"{n}.{x}" for n in ("heatmap", "ownlang", "rankdist") for x in ("png", "svg"))
@@ -283,7 +284,6 @@ def _assert_offline(page: str, parsed: _Tables) -> None:
 
 def test_report_single_result(env):
     res = env.xq11
-    doc = res.doc
     page = build_report(res)
     parsed = _parse(page)
     _assert_offline(page, parsed)
@@ -291,24 +291,24 @@ def test_report_single_result(env):
     s = parsed.tables["summary"]
     assert s["head"] == ["query language", "mono mAP", "cross mAP", "multi mAP", "rank distance ↓",
                          "own-language share@10", "expected own share"]
-    agg = doc["aggregates"]
-    own = agg["language_bias"]["top10"]["own_share"]
-    exp = agg["language_bias"]["expected_own_share"]
-    for row, lang in zip(s["rows"], doc["task"]["languages"]):
-        assert row == [lang] + [f"{agg['query_langs'][k][lang]['map']:.4f}" for k in ("mono", "cross", "multi")] + [
-            f"{agg['rank_distance']['query_langs'][lang]:.1f}", f"{own['query_langs'][lang]:.4f}",
+    agg = res.aggregates
+    own = agg.language_bias["top10"]["own_share"]
+    exp = agg.language_bias["expected_own_share"]
+    for row, lang in zip(s["rows"], res.task.languages):
+        assert row == [lang] + [f"{agg.query_langs[k][lang]['map']:.4f}" for k in ("mono", "cross", "multi")] + [
+            f"{agg.rank_distance['query_langs'][lang]:.1f}", f"{own['query_langs'][lang]:.4f}",
             f"{exp['query_langs'][lang]:.4f}"]
-    assert s["rows"][-1] == ["macro"] + [f"{agg['kinds'][k]['map']:.4f}" for k in ("mono", "cross", "multi")] + [
-        f"{agg['rank_distance']['macro']:.1f}", f"{own['macro']:.4f}", f"{exp['macro']:.4f}"]
+    assert s["rows"][-1] == ["macro"] + [f"{agg.kinds[k]['map']:.4f}" for k in ("mono", "cross", "multi")] + [
+        f"{agg.rank_distance['macro']:.1f}", f"{own['macro']:.4f}", f"{exp['macro']:.4f}"]
     assert len(s["rows"]) == 12
     settings = parsed.tables["settings-r"]
     assert len(settings["rows"]) == 132
-    first = doc["settings"][0]
-    assert settings["rows"][0][:5] == [first["id"], first["kind"], str(first["n_queries"]), str(first["n_left_out"]),
-                                       f"{first['metrics']['map']:.4f}"]
+    first = res.settings[0]
+    assert settings["rows"][0][:5] == [first.id, first.kind, str(first.n_queries), str(first.n_left_out),
+                                       f"{first.metrics['map']:.4f}"]
     # provenance: command, data checksums, package versions, sidecar hash
-    for text in (doc["run"]["command"] or "", doc["task"]["data"]["th"]["sha256"], doc["per_query"]["sha256"],
-                 doc["environment"]["packages"]["numpy"], "xquad-r 1.0"):
+    for text in (res.run.command or "", res.task.data["th"]["sha256"], res.per_query_file.sha256,
+                 res.environment["packages"]["numpy"], "xquad-r 1.0"):
         assert text and text in page
 
 
@@ -347,15 +347,15 @@ def test_report_against_has_the_comparison(env, against_page):
     assert [(r[0], r[2:]) for r in aggs] == [(r.id, _cells(r)) for r in rep.aggregates]
     assert "correction: Holm within each family: settings (12 tests), aggregates (6 tests)" in page
     side = {r[0]: r[1:4] for r in parsed.tables["side-by-side"]["rows"]}
-    ka, kb = env.usem3.doc["aggregates"]["kinds"], env.bm25.doc["aggregates"]["kinds"]
+    ka, kb = env.usem3.aggregates.kinds, env.bm25.aggregates.kinds
     for k in ("mono", "cross", "multi"):
         assert side[f"mean({k}) mAP"] == [f"{ka[k]['map']:.4f}", f"{kb[k]['map']:.4f}",
                                           f"{kb[k]['map'] - ka[k]['map']:+.4f}"]
-    ra, rb = (x.doc["aggregates"]["rank_distance"]["macro"] for x in (env.usem3, env.bm25))
+    ra, rb = (x.aggregates.rank_distance["macro"] for x in (env.usem3, env.bm25))
     assert side["rank distance"] == [f"{ra:.1f}", f"{rb:.1f}", f"{rb - ra:+.1f}"]
     langs = parsed.tables["side-by-side-langs"]
     assert langs["head"][:3] == ["query language", "mono A", "mono B"]
-    qa, qb = env.usem3.doc["aggregates"]["query_langs"], env.bm25.doc["aggregates"]["query_langs"]
+    qa, qb = env.usem3.aggregates.query_langs, env.bm25.aggregates.query_langs
     assert langs["rows"][0][:3] == ["de", f"{qa['mono']['de']['map']:.4f}", f"{qb['mono']['de']['map']:.4f}"]
     assert "A: use-m3" in page and "B: bm25" in page
 
@@ -405,7 +405,7 @@ def _pop(*keys):
 
 
 EDITS = {
-    "schema": (lambda d: d.update(schema="mlbench.result/2"), "'schema'"),
+    "schema": (lambda d: d.update(schema="mlbench.result/3"), "'schema'"),  # /2 is the current schema
     "aggregates": (_pop("aggregates"), "'aggregates'"),
     "languages": (_pop("task", "languages"), "'task.languages'"),
     "matrix": (_pop("aggregates", "language_bias", "top10", "matrix"), "'aggregates.language_bias.top10.matrix'"),

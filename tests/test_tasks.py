@@ -17,8 +17,8 @@ from mlbench.data import load_task, request
 from mlbench.data.corpus import CorpusOptions
 from mlbench.data.lareqa import parse_file
 from mlbench.errors import MlbenchError
-from mlbench.task import discover, enumerate_settings, get_task
-from mlbench.task.spec import parse_task_file
+from mlbench.task import enumerate_settings
+from mlbench.data.tasks import discover, get_task, read_task_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,8 @@ def relevant_counts(data, kinds):
     out = {}
     for s in enumerate_settings(data.languages, kinds):
         groups = data.langs[s.query_lang].queries.groups
-        out[s] = [n for n in (len(data.relevant_in_pool(s, g)) for g in groups) if n]
+        out[s] = [n for n in (sum(grade >= data.level for grade in data.judgements(s, g).values()) for g in groups)
+                  if n]
     return out
 
 
@@ -55,7 +56,8 @@ def test_builtin_task_files():
     tasks = discover()
     assert {"xquad-r", "mlqa-r", "miracl"} <= set(tasks)
     assert len(tasks["xquad-r"].languages) == 11 and len(tasks["mlqa-r"].languages) == 7
-    assert len(tasks["miracl"].languages) == 18 and tasks["miracl"].source.dataset == "miracl/{lang}/dev"
+    assert len(tasks["miracl"].languages) == 18 and tasks["miracl"].source.dataset == "miracl/{lang}/{split}"
+    assert tasks["miracl"].source.split == "dev"
     assert tasks["xquad-r"].source.packaged and not tasks["mlqa-r"].source.packaged
 
 
@@ -88,7 +90,7 @@ def test_candidate_ids_and_answer_rule(xquad):
     assert len(set(de.candidates.ids)) == len(de.candidates.ids)
     assert de.candidates.ids[0] == "de/p0000/s0" and de.queries.ids[0] == "de/56beb4343aeaaa14008c925b"
     # the first German question's answer (offset 38, "308") lies in the first sentence
-    assert de.relevant["56beb4343aeaaa14008c925b"] == ["de/p0000/s0"] and "308" in de.candidates.texts[0]
+    assert de.judged["56beb4343aeaaa14008c925b"] == {"de/p0000/s0": 1} and "308" in de.candidates.texts[0]
     parsed = parse_file(xquad_raw("de"), "de", "de.json")
     both = parsed.candidate_texts("sentence+context")
     assert both[0].startswith(parsed.cand_texts[0] + "\n") and both[0].endswith(parsed.paragraphs[0])
@@ -217,7 +219,7 @@ def test_api_errors_name_the_value():
         request(get_task("xquad-r"), ["de"], options=CorpusOptions(pool_subset=0))
     with pytest.raises(MlbenchError, match="--max-articles must be positive"):
         load_task(get_task("xquad-r"), ["de"], max_articles=0)
-    with pytest.raises(TypeError):
+    with pytest.raises(MlbenchError, match=re.escape("pool_subset is not an option of task xquad-r (format lareqa")):
         load_task(get_task("xquad-r"), ["de"], pool_subset=0)  # not an option of the lareqa loader
 
 
@@ -245,7 +247,7 @@ def test_bad_task_variants_are_refused(tmp_path, body, needle):
     (tmp_path / "base.toml").write_text((REPO / "tasks" / "xquad-r.toml").read_text().replace('"xquad-r"', '"base"', 1))
     (tmp_path / "variant.toml").write_text(f'schema = 1\nname = "variant"\n{body}\n')
     with pytest.raises(MlbenchError, match=re.escape(needle)) as exc:
-        parse_task_file(tmp_path / "variant.toml")
+        read_task_file(tmp_path / "variant.toml")  # parsed, then checked against its loader
     assert "variant.toml" in str(exc.value)
 
 

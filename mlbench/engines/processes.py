@@ -113,27 +113,33 @@ class ProcessesEngine:
         source = iter(units)
         exhausted = False
         while True:
+            broken = False
             while len(pending) < 2 * self.workers and (again or not exhausted):
                 unit = again.popleft() if again else next(source, None)
                 if unit is None:
                     exhausted = True
                     break
-                pending[self.pool.submit(_work, unit)] = unit
-            if not pending:
-                return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            broken = False
-            for future in done:
-                unit = pending.pop(future)
                 try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    again.append(unit)
+                    pending[self.pool.submit(_work, unit)] = unit
+                except BrokenProcessPool:  # a worker died since the last wait: submitting fails too
+                    again.appendleft(unit)
                     broken = True
-                    continue
-                check_fingerprint(result, self.fingerprint, "--engine processes")
-                tick(len(unit.texts))
-                yield unit, result
+                    break
+            if not broken:
+                if not pending:
+                    return
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    unit = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        again.append(unit)
+                        broken = True
+                        continue
+                    check_fingerprint(result, self.fingerprint, "--engine processes")
+                    tick(len(unit.texts))
+                    yield unit, result
             if broken:
                 self.restarts += 1
                 if self.restarts > MAX_RESTARTS:

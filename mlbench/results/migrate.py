@@ -37,16 +37,22 @@ def _task_file(name: str) -> Any:
         return None
 
 
+def _names(value: Any) -> list[str]:
+    """A /1 field meant as a list of names, read only as far as it is one (check_doc then names
+    whatever is wrong with the field itself)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def upgrade(doc: dict[str, Any], where: str) -> dict[str, Any]:
     """A ``/1`` document as ``/2`` (see the module docstring)."""
     doc = copy.deepcopy(doc)
     task, run = doc.get("task"), doc.get("run")
     if not isinstance(task, dict) or not isinstance(run, dict):
         return doc  # check_doc names the field
-    subset = task.get("subset") or {}
+    subset = task.get("subset") if isinstance(task.get("subset"), dict) else {}
     pool = run.get("pool_subset")
     doc["slice"] = {"task": task.get("name"), "version": task.get("version"),
-                    "languages": list(task.get("languages") or []), "kinds": sorted(run.get("kinds") or []),
+                    "languages": _names(task.get("languages")), "kinds": sorted(_names(run.get("kinds"))),
                     "max_articles": subset.get("max_articles"), "max_queries": subset.get("max_queries"),
                     "split": subset.get("split"),
                     "pool": pool.get("description") if isinstance(pool, dict) else None,
@@ -54,7 +60,7 @@ def upgrade(doc: dict[str, Any], where: str) -> dict[str, Any]:
     facts = {k: run.pop(k) for k in LOADER_FACTS if k in run}
     run["loader"] = facts
     spec = _task_file(task["name"]) if isinstance(task.get("name"), str) else None
-    metrics = list(run.get("metrics") or [])
+    metrics = _names(run.get("metrics"))
     recorded = task.get("main_metric")
     if not (isinstance(recorded, str) and recorded in metrics):
         declared = spec.main_metric if spec is not None else None
@@ -95,10 +101,10 @@ def check_doc(path: str, doc: dict[str, Any]) -> None:
             raise MlbenchError(f"{path}: field '{key}' must be an object")
     if not isinstance(doc["model"].get("spec", ""), str):
         raise MlbenchError(f"{path}: field 'model.spec' must be a string")
-    metrics = doc["run"].get("metrics", [])
+    metrics = doc["run"].get("metrics")
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise MlbenchError(f"{path}: field 'run.metrics' is missing or not a list of metric names")
-    langs = doc["task"].get("languages", [])
+    langs = doc["task"].get("languages")
     if not isinstance(langs, list) or not all(isinstance(x, str) for x in langs):
         raise MlbenchError(f"{path}: field 'task.languages' is missing or not a list of language codes")
     if not isinstance(doc["task"].get("main_metric", "map"), str):
@@ -120,6 +126,9 @@ def check_doc(path: str, doc: dict[str, Any]) -> None:
         except MlbenchError as exc:
             raise MlbenchError(f"{path}: field 'settings[{i}].id': {exc}") from None
     agg = doc["aggregates"]
+    for key in ("kinds", "query_langs"):
+        if key not in agg:
+            raise MlbenchError(f"{path}: missing field 'aggregates.{key}'")
     for key, depth in (("kinds", 2), ("query_langs", 3), ("multi_micro", 1)):
         if key in agg and not is_value_tree(agg[key], depth):
             raise MlbenchError(f"{path}: field 'aggregates.{key}' has the wrong shape")
