@@ -31,7 +31,7 @@ def main() -> None:
     for e in board.entries:
         if (args.only and e.model not in args.only) or (args.task and e.task not in args.task):
             continue
-        if e.checkpoint and not Path(e.result.doc["model"]["spec"]).is_dir():
+        if e.checkpoint and not Path(e.result.model.spec).is_dir():
             print(f"{e.task:8} {e.model}: checkpoint not here; remake it first: {e.checkpoint}")
             continue
         with tempfile.TemporaryDirectory() as tmp:

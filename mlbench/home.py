@@ -14,6 +14,16 @@ def mlbench_home() -> Path:
     return Path(os.environ.get("MLBENCH_HOME") or Path.home() / ".cache" / "mlbench").expanduser()
 
 
+def shown_path(path: Path | str) -> str:
+    """A folder as results record it: ``MLBENCH_HOME/REL`` under the home, else as given. Results
+    are committed and shared; the home's own location is the one machine path every run has."""
+    path = Path(path)
+    try:
+        return f"MLBENCH_HOME/{path.resolve().relative_to(mlbench_home().resolve()).as_posix()}"
+    except ValueError:
+        return str(path)
+
+
 def data_cache_dir() -> Path:
     return mlbench_home() / "data"
 

@@ -20,8 +20,8 @@ from helpers import TESTS, empty_or_absent, metrics_of, run_cli, shards
 
 from mlbench.data import load_task
 from mlbench.embedding.cache import EmbeddingCache, text_key
-from mlbench.results.files import read_result
-from mlbench.task import get_task
+from mlbench.results import read_result
+from mlbench.data.tasks import get_task
 
 SLICE_ARGS = ("--task", "xquad-r", "--langs", "de,en,zh", "--max-articles", "1")
 
@@ -48,7 +48,8 @@ def test_determinism_two_cli_runs_fresh_caches(tmp_path):
         sidecars.append((tmp_path / name / "out" / "xquad-r--use-m3.perquery.npz").read_bytes())
     assert docs[0]["run"]["encoding"]["from_cache"] == docs[1]["run"]["encoding"]["from_cache"] == 0
     assert docs[0]["run"]["encoding"]["encoded"] == 281
-    assert docs[0]["created"] and docs[0]["run"]["encoding"]["cache_dir"] != docs[1]["run"]["encoding"]["cache_dir"]
+    fp = docs[0]["run"]["encoding"]["fingerprint"]
+    assert docs[0]["created"] and docs[0]["run"]["encoding"]["cache_dir"] == f"MLBENCH_HOME/embeddings/{fp}"  # no machine path
     assert _strip(docs[0]) == _strip(docs[1])  # every metric, aggregate, per-query sha256, provenance
     assert sidecars[0] == sidecars[1]  # per-query values byte for byte
 

@@ -27,7 +27,7 @@ from mlbench.embedding.fill import build
 from mlbench.embedding.store import DEFAULT_CHUNK_ROWS, VectorStore, store_folder
 from mlbench.embedding.units import Engine
 from mlbench.encoders.base import Encoder, fingerprint
-from mlbench.home import store_dir
+from mlbench.home import shown_path, store_dir
 
 ProgressStart = Callable[[str, int], Callable[[int], None]]
 
@@ -64,7 +64,7 @@ def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progres
         lang: emb[("candidate", lang)] for lang in data.pool_langs if ("candidate", lang) in emb}
     info: dict[str, Any] = {"unique_texts": stats.unique, "from_cache": stats.cached, "encoded": stats.encoded,
                             "batches": stats.batches,
-                            "cache_dir": str(text_cache.dir) if text_cache.dir is not None else None, "fingerprint": fp}
+                            "cache_dir": shown_path(text_cache.dir) if text_cache.dir is not None else None, "fingerprint": fp}
     if streamed:
         root = Path(stores_dir or store_dir())
         passages: dict[str, Any] = {}
@@ -79,7 +79,7 @@ def embed(data: TaskData, encoder: Encoder, description: dict[str, Any], progres
             candidates[lang] = store
             passages[lang] = {"passages": store.rows, "from_store": st.from_store, "encoded": st.encoded,
                               "chunks": len(store.chunks), "chunks_written": st.chunks_written,
-                              "store": str(store.dir)}
+                              "store": shown_path(store.dir)}
             info["batches"] += st.batches
         info.update({
             "unique_texts": stats.unique + sum(v["passages"] for v in passages.values()),

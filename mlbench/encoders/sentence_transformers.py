@@ -88,8 +88,12 @@ class SentenceTransformerEncoder:
                  batch_tokens: int | None = None, max_batch: int | None = None, device: str = "auto",
                  precision: str = "auto", normalize: bool = True, trust_remote_code: bool = False,
                  revision: str | None = None, truncate_dim: int | None = None, query_prompt_name: str | None = None,
-                 candidate_prompt_name: str | None = None, loaded: Any = None) -> None:
+                 candidate_prompt_name: str | None = None, loaded: Any = None,
+                 shown_spec: str | None = None) -> None:
         self.spec = model
+        # how results name a model whose spec is a folder inside an installed package: results are
+        # committed and shared, so they carry no path of the machine that made them
+        self.shown_spec = shown_spec
         if truncate_dim is not None and (not isinstance(truncate_dim, int) or truncate_dim <= 0):
             raise MlbenchError(f"--truncate-dim must be a positive number, got {truncate_dim!r}")
         self.truncate_dim = truncate_dim
@@ -186,7 +190,8 @@ class SentenceTransformerEncoder:
 
     def describe(self) -> dict[str, Any]:
         remembered = self._remembered() if self._model is None else None
-        return remembered if remembered is not None else self._loaded_description()
+        described = remembered if remembered is not None else self._loaded_description()
+        return {**described, "spec": self.shown_spec} if self.shown_spec else described
 
     def _loaded_description(self) -> dict[str, Any]:
         model = self.model
