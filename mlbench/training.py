@@ -213,7 +213,13 @@ def train(cfg: TrainConfig, progress: Callable[[int, float], None] | None = None
     def evaluate(step: int) -> dict[str, Any]:
         assert evaluations is not None
         model.max_seq_length = evaluated_length  # as the checkpoint will be evaluated
-        record = evaluations.run(model, step, time.perf_counter() - t0)
+        try:
+            record = evaluations.run(model, step, time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - any failure stops the run in one line; checkpoints stay
+            kept = ", ".join(p.name for p in saved) or "none"
+            why = str(exc) if isinstance(exc, MlbenchError) else f"{type(exc).__name__}: {exc}"
+            raise MlbenchError(f"evaluation at step {step} failed, training stopped (checkpoints kept in "
+                               f"{cfg.out}: {kept}): {why}") from None
         model.max_seq_length = cfg.max_length
         model.train()
         if on_eval is not None:

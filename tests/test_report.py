@@ -25,16 +25,8 @@ from mlbench.pipeline import RunConfig, run
 from mlbench.render.comparison import cells as _cells
 from mlbench.render.formats import num as fmt_num
 from mlbench.render.html import Markup, html_page, html_table
-from mlbench.render.plots import (
-    PNG_DPI,
-    all_plots,
-    heatmap,
-    own_language,
-    rank_distance,
-    rank_distance_top,
-    save,
-    write_plots,
-)
+from mlbench.render.plots import all_plots, heatmap, own_language, rank_distance, rank_distance_top, write_plots
+from mlbench.render.figures import PNG_DPI, save
 from mlbench.render.report import build_report
 from mlbench.results import read_result
 

@@ -112,3 +112,43 @@ def test_refusals():
     with pytest.raises(MlbenchError):
         tiers([x], ["a"], test="t", alpha=1.5)
     assert tiers([x], ["a"], test="t").tiers == [1]
+
+
+def test_all_pairs_in_one_pass_equal_the_pairwise_randomization_test():
+    """randomization_pairs (one pass over shared sign patterns) gives every pair the p-value of
+    randomization_test on the same pair, on real per-query values of five entries (Monte Carlo)
+    and on a 12-query slice of them (the exact enumeration, 4096 patterns). Where a pattern's mean
+    difference ties the observed one exactly, the two roundings (S @ (b - a) against S @ b - S @ a)
+    may count it on different sides: at most one mirrored pair of patterns, 2 / 4096 here."""
+    from mlbench.analysis.significance import randomization_pairs, randomization_test
+
+    values = [setting(n, "de>*") for n in ENTRIES[2:]]  # bm25 and the three MiniLM checkpoints, close
+    pairs = [(i, j) for i in range(5) for j in range(i + 1, 5)] + [(2, 2)]
+    seen = set()
+    for arrays, n_perm in ((values, 3000), ([v[:12] for v in values], 5000)):
+        fast = randomization_pairs(arrays, pairs, n_perm, seed=3)
+        slow = [randomization_test(arrays[i], arrays[j], n_perm, seed=3) for i, j in pairs]
+        off = [abs(f - s) for f, s in zip(fast, slow) if f != s]
+        assert len(off) <= 2 and max(off, default=0.0) <= 2 / 4096 + 1e-15, list(zip(fast, slow))
+        assert fast[-1] == 1.0
+        seen |= set(fast)
+    assert len(seen) > 5  # p-values of every size, not only the floor
+
+
+def test_the_committed_board_shows_its_tiers():
+    """The leaderboard's tables carry a tier column and say how the tiers were drawn, in the
+    README and in the JSON; --compare-to names the tier of the placed run."""
+    from mlbench.analysis.leaderboard import load_board, place, standings
+
+    board = load_board(BOARD)
+    readme = (BOARD / "README.md").read_text(encoding="utf-8")
+    assert readme.count("| # | tier | model |") == len(board.tasks()) == 2
+    assert readme.count("Tiers: an entry opens a new tier when it is significantly worse") == 2
+    st = standings(board.of_task("mlqa-r"), n_permutations=2000)
+    # four entries far apart (every adjacent p < 0.001): four tiers, drawn over all 6 pairs
+    assert [r.tier for r in st.ranks] == [1, 2, 3, 4] and len(st.tiering.pairs) == 6
+    assert st.to_dict()["ranks"][2]["tier"] == 3 and "over all 6 pairs" in st.to_dict()["tiers"]
+    # a run placed among the entries: a copy of bm25 ties with bm25, so both share its tier
+    placed = place(board, [read_result(BOARD / "mlqa-r--bm25.json")], n_permutations=2000)[0]
+    tiers_of = {(r.entry.model, r.entry.new): r.tier for r in placed.ranks}
+    assert tiers_of[("bm25", True)] == tiers_of[("bm25", False)] == 3

@@ -18,11 +18,9 @@ from mlbench.analysis.significance import (
     TESTS,
     adjust,
     paired_test,
-    reachable,
-    resamples_for,
-    smallest_p,
     wilcoxon_test,
 )
+from mlbench.analysis.floors import reachable, resamples_for, smallest_p
 from mlbench.errors import MlbenchError
 from mlbench.results import read_result
 

@@ -9,7 +9,7 @@ Units of analysis, and which settings two results share: :mod:`mlbench.analysis.
 Families for the correction: ``family="all"`` (default) makes every setting row one family and the
 aggregate rows a second one; ``family="kind"`` makes one family per kind (mono, cross, multi
 settings) and the aggregate rows one more. The number of resamples follows from the family sizes
-and alpha unless given (:func:`mlbench.analysis.significance.reachable`), and the smallest adjusted
+and alpha unless given (:func:`mlbench.analysis.floors.reachable`), and the smallest adjusted
 p each family can reach is reported.
 """
 
@@ -30,8 +30,9 @@ from mlbench.analysis.significance import (
     check_correction,
     check_test,
     paired_test,
-    reachable,
+    resamples_note,
 )
+from mlbench.analysis.floors import reachable
 from mlbench.analysis.units import Entry, common_settings, kind_entries, paired_units, unit_values
 from mlbench.errors import MlbenchError
 from mlbench.metrics import OWN_LANG_EXPECTED, RANK_DISTANCE, own_lang, own_lang_cutoff
@@ -109,9 +110,7 @@ class ComparisonReport:
     def procedure_lines(self) -> list[str]:
         """The test, the correction with its families, alpha with the CI, and the smallest adjusted
         p each family can reach, one line each."""
-        test = TEST_NAMES[self.test]
-        if self.test != "t":
-            test += f", {self.n_permutations} {'permutations' if self.test == 'randomization' else 'resamples'}, seed {self.seed}"
+        test = TEST_NAMES[self.test] + resamples_note(self.test, self.n_permutations, self.seed)
         fams = ", ".join(f"{name} ({n} tests)" for name, n in self.families.items())
         corr = f"correction: {CORRECTION_NAMES[self.correction]}" + (
             f" within each family: {fams}" if self.correction != "none" else f" (families: {fams})")

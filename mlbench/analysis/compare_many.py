@@ -24,8 +24,9 @@ from mlbench.analysis.significance import (
     adjust,
     check_correction,
     check_test,
-    reachable,
+    resamples_note,
 )
+from mlbench.analysis.floors import reachable
 from mlbench.errors import MlbenchError
 from mlbench.metrics import RANK_DISTANCE
 from mlbench.metrics import metric as metric_of
@@ -68,7 +69,7 @@ class ManyReport:
                       if t.aggregate == aggregate and t.better == i)
 
     def procedure(self) -> str:
-        test = TEST_NAMES[self.test] + (f", {self.n_permutations} permutations, seed {self.seed}" if self.test != "t" else "")
+        test = TEST_NAMES[self.test] + resamples_note(self.test, self.n_permutations, self.seed)
         return (f"every pair of the {len(self.models)} results on each aggregate: {test}; "
                 f"{CORRECTION_NAMES[self.correction]} correction over all {len(self.tests)} tests; alpha {self.alpha:g}; "
                 f"smallest reachable adjusted p {self.reachable:.2g}")

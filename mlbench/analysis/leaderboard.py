@@ -6,11 +6,17 @@ The folder holds ordinary result files (``mlbench run -o leaderboard``) and a ma
 the tables is typed in: every figure is read from a result file, and every result file records the
 command that made it (``run.command``), which :func:`reproduce` runs again.
 
+A manifest may also name files of published figures (``[[published]] file = ...``,
+:mod:`mlbench.results.published`): a paper's printed tables, with their citation. They are shown
+beside the ranked entries of their task, marked as published, and never ranked or tested: they have
+no per-query values (:attr:`Standing.published`).
+
 Ranking: by the sort aggregate (``multi`` for LAReQA tasks, where all languages compete in one
 pool; ``mono`` where a task has no other kind), higher first, or lower first for the rank
 distance; ties by model name. "Above the next" is the paired test of :mod:`mlbench.compare` on
 that aggregate (units: the question within a query language), corrected with Holm over the
-adjacent pairs of the table.
+adjacent pairs of the table. Tiers (:mod:`mlbench.analysis.tiers`) group the entries that cannot
+be told apart: the same test and correction, over every pair of the table as one family.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,12 +34,16 @@ from typing import Any
 import numpy as np
 
 from mlbench.analysis.compare import aggregate_test
-from mlbench.analysis.significance import adjust, check_correction, reachable
+from mlbench.analysis.tiers import Tiering, tiers
+from mlbench.analysis.units import common_settings, kind_entries, paired_units
+from mlbench.analysis.significance import TEST_NAMES, adjust, check_correction, resamples_note
+from mlbench.analysis.floors import reachable
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document
 from mlbench.metrics import RANK_DISTANCE
 from mlbench.results.files import differences
 from mlbench.results.model import Result
+from mlbench.results.published import Published, PublishedEntry, read_published
 
 BUILTIN = "builtin"  # the board shipped with mlbench
 MANIFEST = "leaderboard.toml"
@@ -67,9 +77,13 @@ class Board:
     folder: Path
     title: str
     entries: list[Entry]
+    published: list[Published] = field(default_factory=list)  # shown apart, never ranked or tested
 
     def tasks(self) -> list[str]:
         return sorted({e.task for e in self.entries})
+
+    def published_of(self, task: str) -> list[PublishedEntry]:
+        return [e for p in self.published for e in p.entries if e.task == task]
 
     def of_task(self, task: str) -> list[Entry]:
         """The entries of ``task``; none is an error naming the manifest."""
@@ -132,7 +146,17 @@ def load_board(folder: Path | str | None = None) -> Board:
             raise MlbenchError(f"{folder / name}: field 'task.name' is {result.task.name!r} but {manifest.name} "
                                f"lists it under task {task!r} ({where}.task)")
         entries.append(Entry(result, note, checkpoint=checkpoint))
-    return Board(folder, title, entries)
+    published = []
+    for i, item in enumerate(_field(manifest, "published", doc.get("published", []), list,
+                                    "a list of [[published]] tables")):
+        where = f"published[{i}]"
+        _field(manifest, where, item, dict, "a table")
+        name = _field(manifest, f"{where}.file", item.get("file"), str, "a file name")
+        if Path(name).name != name or name in (".", "..") or name in seen:
+            raise MlbenchError(f"{manifest}: field '{where}.file' must name a file inside {folder} once")
+        seen.add(name)
+        published.append(read_published(folder / name))
+    return Board(folder, title, entries, published)
 
 
 # --- ranking -------------------------------------------------------------------------------------
@@ -142,6 +166,7 @@ class Rank:
     position: int
     entry: Entry
     values: dict[str, float | None]  # mono, cross, multi, rank_distance, own@10
+    tier: int = 1  # entries of one tier cannot be told apart (Standing.tiering)
     p: float | None = None  # this entry against the next one down, uncorrected
     p_adjusted: float | None = None
     above_next: bool | None = None  # None for the last row
@@ -159,11 +184,13 @@ class Standing:
     seed: int | None
     correction: str
     alpha: float
+    published: list[PublishedEntry] = field(default_factory=list)  # of this task; not in ranks
+    tiering: Tiering | None = None
 
     def procedure(self) -> str:
         what = "rank distance" if self.sort == "rank-distance" else f"mean({self.sort}) {self.metric}"
-        test = "paired randomization test" if self.test == "randomization" else self.test
-        extra = f", {self.n_permutations} permutations, seed {self.seed}" if self.test != "t" else ""
+        test = "paired randomization test" if self.test == "randomization" else TEST_NAMES[self.test]
+        extra = resamples_note(self.test, self.n_permutations, self.seed)
         return (f"each entry against the next one down on {what}: {test}{extra} over (query language, question) "
                 f"units; {self.correction} correction over the {max(len(self.ranks) - 1, 0)} adjacent pairs; "
                 f"alpha {self.alpha:g}")
@@ -171,9 +198,12 @@ class Standing:
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "metric": self.metric, "sort": self.sort, "kinds": self.kinds,
                 "procedure": self.procedure(),
+                "tiers": self.tiering.procedure() if self.tiering is not None else None,
                 "ranks": [{"position": r.position, "model": r.entry.model, "file": r.entry.result.where,
-                           "metadata": r.entry.metadata, "values": r.values, "p": r.p, "p_adjusted": r.p_adjusted,
-                           "above_next": r.above_next, "this_run": r.entry.new} for r in self.ranks]}
+                           "metadata": r.entry.metadata, "values": r.values, "tier": r.tier,
+                           "p": r.p, "p_adjusted": r.p_adjusted,
+                           "above_next": r.above_next, "this_run": r.entry.new} for r in self.ranks],
+                "published": [e.to_dict() for e in self.published]}
 
 
 def _values(entry: Entry, metric: str) -> dict[str, float | None]:
@@ -189,8 +219,12 @@ def _sort_key(sort: str) -> tuple[str, str, str]:
 
 def standings(entries: list[Entry], metric: str | None = None, sort: str | None = None,
               test: str = "randomization", n_permutations: int | None = None, seed: int | None = 0,
-              correction: str = "holm", alpha: float = 0.05) -> Standing:
-    """Rank the entries of one task and test each against the next one down."""
+              correction: str = "holm", alpha: float = 0.05,
+              published: list[PublishedEntry] | None = None, n_tier_permutations: int | None = None) -> Standing:
+    """Rank the entries of one task, test each against the next one down and group them in tiers;
+    ``published`` figures of the task ride along unranked. ``n_permutations`` serves the adjacent
+    tests and, unless ``n_tier_permutations`` is given, the tiers too when it is enough for their
+    larger family; otherwise the tiers choose their own (as for every family left to choose)."""
     if not entries:
         raise MlbenchError("a leaderboard table needs at least one entry")
     task = entries[0].task
@@ -228,6 +262,7 @@ def standings(entries: list[Entry], metric: str | None = None, sort: str | None 
     ranks = [Rank(i + 1, e, _values(e, metric)) for i, e in enumerate(ranked)]
     # resamples: enough for the adjacent pairs to reach alpha after the correction (units: queries of the kind)
     units = [sum(s.n_queries for s in e.result.settings if s.kind == kind) for e in ranked[1:]]
+    given = n_permutations
     n_permutations, _ = reachable({"adjacent pairs": units}, test, correction, alpha, n_permutations)
     raw: list[float] = []
     for upper, lower in zip(ranks, ranks[1:]):
@@ -238,7 +273,32 @@ def standings(entries: list[Entry], metric: str | None = None, sort: str | None 
         r.p_adjusted = float(p)
         d = (r.values[value_name] or 0.0) - (ranks[r.position].values[value_name] or 0.0)
         r.above_next = bool(p <= alpha and (d > 0 if better == "higher" else d < 0))
-    return Standing(task, metric, sort, kinds, ranks, test, n_permutations, seed, correction, alpha)
+    if n_tier_permutations is None and given is not None:
+        try:  # the given number where it can reach alpha over all pairs, else the tiers' own choice
+            n_tier_permutations = reachable({"all pairs": [units[0] if units else 0] * (len(ranked) * (len(ranked) - 1) // 2)},
+                                            test, correction, alpha, given)[0]
+        except MlbenchError:
+            n_tier_permutations = None
+    tiering = tiers(_unit_arrays(ranked, kind, key), [e.model for e in ranked], test, correction, alpha,
+                    better == "higher", n_tier_permutations, seed)
+    for r, t in zip(ranks, tiering.tiers):
+        r.tier = t
+    return Standing(task, metric, sort, kinds, ranks, test, n_permutations, seed, correction, alpha,
+                    [e for e in published or [] if e.task == task and e.metric == metric], tiering)
+
+
+def _unit_arrays(ranked: list[Entry], kind: str, key: str) -> list[np.ndarray]:
+    """Each entry's unit values of the sort aggregate, aligned on the first entry's units (the
+    entries are one slice, so every entry has the same units)."""
+    first = ranked[0].result
+    p_first = first.per_query()
+    out = []
+    for e in ranked:
+        p_e = e.result.per_query()
+        common, _ = common_settings(first, e.result, p_first, p_e, None)
+        _, _, values = paired_units(kind_entries(first, e.result, p_first, p_e, common).get(kind, []), key)
+        out.append(values)
+    return out
 
 
 # --- placing a new run and reproducing an entry --------------------------------------------------
@@ -248,7 +308,8 @@ def place(board: Board, results: list[Result], metric: str | None = None, sort: 
     """Rank each new result among the board's entries of its task (marked ``new``)."""
     out = []
     for res in results:
-        out.append(standings(board.of_task(res.task.name) + [Entry(res, "", new=True)], metric, sort, **test_options))
+        out.append(standings(board.of_task(res.task.name) + [Entry(res, "", new=True)], metric, sort,
+                             published=board.published_of(res.task.name), **test_options))
     return out
 
 

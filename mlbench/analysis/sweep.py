@@ -207,9 +207,16 @@ def _leak_check(cks: list[Checkpoint], specs: list[TaskSpec], data_dir: Path | N
 
 
 def sweep(paths: list[Path], cfg, out: Path, best: str | None = None,
-          progress: Callable | None = None, on_point: Callable[[Point, bool], None] | None = None) -> SweepResult:
+          progress: Callable | None = None, on_point: Callable[[Point, bool], None] | None = None,
+          **test_options: Any) -> SweepResult:
     """Evaluate every checkpoint with ``cfg`` (a :class:`mlbench.pipeline.RunConfig` whose
-    ``model`` is ignored); ``on_point(point, reused)`` is called as each checkpoint is done."""
+    ``model`` is ignored); ``on_point(point, reused)`` is called as each checkpoint is done.
+    ``test_options`` (test, correction, alpha, n_permutations, seed) go to the comparison of the
+    best checkpoint with the first (:func:`mlbench.analysis.compare.compare`)."""
+    from mlbench.analysis.significance import check_correction, check_test
+
+    check_test(test_options.get("test", "randomization"))
+    check_correction(test_options.get("correction", "holm"))
     from mlbench.pipeline import plan, run
 
     cks = checkpoints(paths)
@@ -241,7 +248,7 @@ def sweep(paths: list[Path], cfg, out: Path, best: str | None = None,
         if on_point is not None:
             on_point(point, reused)
     for task, b in chosen.items():
-        result.best[task], report = _best(result, task, b)
+        result.best[task], report = _best(result, task, b, test_options)
         if report is not None:
             result.comparisons[task] = report
     write_json(out / SUMMARY, result.to_dict())
@@ -269,7 +276,7 @@ def _from_training(c: Checkpoint, the_plan: Any, cfg: Any) -> list[Result] | Non
     return [result]
 
 
-def _best(result: SweepResult, task: str, b: Best) -> tuple[dict[str, Any], Any]:
+def _best(result: SweepResult, task: str, b: Best, test_options: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     from mlbench.analysis.compare import compare
 
     scored = [p for p in result.points if p.values.get(task, {}).get(b.key) is not None]
@@ -283,7 +290,7 @@ def _best(result: SweepResult, task: str, b: Best) -> tuple[dict[str, Any], Any]
     if first.label == top.label:
         return choice, None
     report = compare(Result.from_disk(result.out / first.results[task]),
-                     Result.from_disk(result.out / top.results[task]), metric=b.metric)
+                     Result.from_disk(result.out / top.results[task]), metric=b.metric, **test_options)
     choice["comparison"] = report.to_dict()
     return choice, report
 

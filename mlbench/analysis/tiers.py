@@ -37,7 +37,7 @@ Why these choices:
   "significant" means.
 
 Resamples: for a resampling test the number of resamples follows from the family size as for
-``mlbench compare`` (:func:`mlbench.analysis.significance.reachable`: enough for the family to
+``mlbench compare`` (:func:`mlbench.analysis.floors.reachable`: enough for the family to
 reach alpha / 10), and the smallest reachable adjusted p is recorded.
 """
 
@@ -55,8 +55,10 @@ from mlbench.analysis.significance import (
     check_correction,
     check_test,
     paired_test,
-    reachable,
+    randomization_pairs,
+    resamples_note,
 )
+from mlbench.analysis.floors import reachable
 from mlbench.errors import MlbenchError
 
 
@@ -112,9 +114,7 @@ class Tiering:
     def procedure(self) -> str:
         """One sentence for a caption or a legend: what was tested and corrected, and alpha."""
         m = len(self.pairs)
-        test = TEST_NAMES[self.test]
-        if self.test in ("randomization", "bootstrap"):
-            test += f", {self.n_permutations} resamples, seed {self.seed}"
+        test = TEST_NAMES[self.test] + resamples_note(self.test, self.n_permutations, self.seed)
         return (f"tiers: an entry opens a new tier when it is significantly worse than the first entry of the "
                 f"tier above it; {test} on the paired per-unit values; {CORRECTION_NAMES[self.correction]} "
                 f"correction over all {m} pairs; alpha {self.alpha:g}")
@@ -145,12 +145,12 @@ def tiers(values: Sequence[np.ndarray], names: Sequence[str], test: str = "rando
                              "tiers need the same units for every entry")
     index = [(i, j) for i in range(n) for j in range(i + 1, n)]
     chosen, floors = reachable({"all pairs": [units] * len(index)}, test, correction, alpha, n_permutations)
-    raw = []
-    deltas = []
-    for i, j in index:
-        r = paired_test(arrays[i], arrays[j], test=test, n_permutations=chosen, seed=seed, confidence=None)
-        raw.append(r.p)
-        deltas.append(r.delta)
+    deltas = [float(np.mean(arrays[j] - arrays[i])) for i, j in index]
+    if test == "randomization":  # every pair from one pass over the same sign patterns
+        raw = randomization_pairs(arrays, index, chosen, seed)
+    else:
+        raw = [paired_test(arrays[i], arrays[j], test=test, n_permutations=chosen, seed=seed, confidence=None).p
+               for i, j in index]
     adjusted = adjust(raw, correction) if raw else np.zeros(0)
     pairs = []
     for (i, j), p, q, d in zip(index, raw, adjusted, deltas):

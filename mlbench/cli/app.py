@@ -68,6 +68,9 @@ def print_results(outputs: list[Any], format: str, lines: Callable[[dict], list[
     if format == "json":
         sys.stdout.write(json.dumps([summary.to_dict(o.result, str(o.path)) for o in outputs], indent=1) + "\n")
         return
+    if format == "latex":
+        sys.stdout.write(summary.latex([o.result for o in outputs]))
+        return
     out = console()
     for o in outputs:
         show(summary.table(o.result), out)
@@ -99,8 +102,17 @@ def split_list(text: str | None) -> list[str] | None:
 
 
 FORMAT_HELP = "table (terminal or plain text) | json"
+# the formats of a scoring command's summary (run, evaluate, fuse: print_results)
+SUMMARY_FORMATS = ("table", "json", "latex")
+SUMMARY_HELP = ("table (terminal or plain text) | json | latex (booktabs, the layout of Table 1 of arXiv 2408.10536); "
+                "progress goes to stderr with json and latex")
 AUTO_PERMUTATIONS = ("(default: 10000, more when needed for every family of tests to reach --alpha after the "
                      "correction; a number too small for that is refused)")
+# the tests of every command that tests (compare, check, report, leaderboard, sweep): the names of
+# mlbench.analysis.significance.TESTS and CORRECTIONS, which check them (not imported here: numpy)
+TestOpt = Annotated[str, typer.Option(help="randomization (sign-flip permutation) | t (paired t-test) | bootstrap | "
+                                           "wilcoxon (signed rank, zero differences by Pratt's rule).")]
+CorrectionOpt = Annotated[str, typer.Option(help="holm | bonferroni | bh (Benjamini-Hochberg) | none.")]
 TasksDirOpt = Annotated[Optional[list[Path]], typer.Option(
     "--tasks-dir", help="Extra folder of task files (*.toml); may be repeated.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(

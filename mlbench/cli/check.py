@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import AUTO_PERMUTATIONS, DataDirOpt, command, console, split_list
+from mlbench.cli.app import AUTO_PERMUTATIONS, CorrectionOpt, DataDirOpt, TestOpt, command, console, split_list
 from mlbench.task import DEFAULT_TASK
 
 
@@ -28,8 +28,8 @@ def check_command(
     tolerance: Annotated[float, typer.Option(help="Baseline rules: allowed drop of an aggregate.")] = 0.01,
     setting_tolerance: Annotated[float, typer.Option(help="Baseline rules: allowed drop of one setting.")] = 0.03,
     alpha: Annotated[float, typer.Option(help="Significance level of the baseline tests.")] = 0.05,
-    correction: Annotated[str, typer.Option(help="holm | bonferroni | bh | none.")] = "holm",
-    test: Annotated[str, typer.Option(help="randomization | t | bootstrap.")] = "randomization",
+    correction: CorrectionOpt = "holm",
+    test: TestOpt = "randomization",
     permutations: Annotated[Optional[int], typer.Option(help=f"Permutations / resamples of the tests {AUTO_PERMUTATIONS}.")] = None,
     fail_on_significant: Annotated[bool, typer.Option(help="A significant drop within tolerance fails instead of warning.")] = False,
     junit: Annotated[Optional[Path], typer.Option(help="Write a JUnit XML report (one test case per rule).")] = None,

@@ -9,15 +9,15 @@ from typing import Annotated, Optional
 import typer
 
 from mlbench.cli.app import AUTO_PERMUTATIONS as AUTO
-from mlbench.cli.app import MetricOpt, command, console
+from mlbench.cli.app import CorrectionOpt, MetricOpt, TestOpt, command, console
 
 
 @command(name="compare")
 def compare_command(
     results: Annotated[list[Path], typer.Argument(metavar="A.json B.json [C.json ...]", help="Result files of one task: A (the baseline) and B in full detail; with three or more, every pair on the aggregates.")],
     metric: MetricOpt = None,
-    test: Annotated[str, typer.Option(help="randomization (sign-flip permutation) | t (paired t-test) | bootstrap.")] = "randomization",
-    correction: Annotated[str, typer.Option(help="holm | bonferroni | bh (Benjamini-Hochberg) | none.")] = "holm",
+    test: TestOpt = "randomization",
+    correction: CorrectionOpt = "holm",
     alpha: Annotated[float, typer.Option(help="Significance level, applied to adjusted p-values.")] = 0.05,
     permutations: Annotated[Optional[int], typer.Option("--permutations", help=f"Permutations (randomization) or resamples (bootstrap, CI) {AUTO}.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the resampling.")] = 0,

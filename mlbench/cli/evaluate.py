@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import (FORMAT_HELP, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, TasksDirOpt,
+from mlbench.cli.app import (SUMMARY_FORMATS, SUMMARY_HELP, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, TasksDirOpt,
                              command, print_results, split_list)
 from mlbench.task import DEFAULT_TASK
 
@@ -38,7 +38,7 @@ def evaluate_command(
     loader_arg: Annotated[Optional[list[str]], typer.Option("--loader-arg", help="key=value: an option of the task's loader by name (a format registered under mlbench.formats); may be repeated.")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
-    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", help=SUMMARY_HELP)] = "table",
 ) -> None:
     """Score a run made by another tool against a task's settings and relevance: a result file like
     `mlbench run` writes (per-query values and the rankings kept), for compare, check, leaderboard,
@@ -51,8 +51,8 @@ def evaluate_command(
     from mlbench.pipeline.evaluate import evaluate_run
     from mlbench.data.tasks import get_task
 
-    if format not in ("table", "json"):
-        raise MlbenchError(f"--format {format!r} is not one of table, json")
+    if format not in SUMMARY_FORMATS:
+        raise MlbenchError(f"--format {format!r} is not one of {', '.join(SUMMARY_FORMATS)}")
     spec = get_task(task, tasks_dir)
     lareqa = LareqaOptions(max_articles=max_articles, candidate_text=candidate_text)
     corpus = CorpusOptions(split=split, pool_subset=pool_subset, ir_datasets_home=ir_datasets_home,

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import FORMAT_HELP, command, print_results
+from mlbench.cli.app import SUMMARY_FORMATS, SUMMARY_HELP, command, print_results
 
 
 @command(name="fuse")
@@ -21,7 +21,7 @@ def fuse_command(
     weights: Annotated[Optional[str], typer.Option(help="Comma list of run weights (wsum, wmnz, w_bordafuse, w_condorcet).")] = None,
     name: Annotated[Optional[str], typer.Option(help="The fused system's name (default: METHOD(A+B)).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result file.")] = Path("results"),
-    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", help=SUMMARY_HELP)] = "table",
 ) -> None:
     """Fuse the kept rankings of two or more results with ranx into a result of its own, scored
     like any run: BM25 and a dense model make the usual hybrid."""
@@ -29,8 +29,8 @@ def fuse_command(
     from mlbench.results import read_result
     from mlbench.pipeline.fuse import fuse_results, parse_params
 
-    if format not in ("table", "json"):
-        raise MlbenchError(f"--format {format!r} is not one of table, json")
+    if format not in SUMMARY_FORMATS:
+        raise MlbenchError(f"--format {format!r} is not one of {', '.join(SUMMARY_FORMATS)}")
     loaded = [read_result(p) for p in results]
     got = fuse_results(loaded, method, norm, parse_params(param, weights), name, out,
                        shlex.join(["mlbench", *sys.argv[1:]]))

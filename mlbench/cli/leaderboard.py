@@ -12,10 +12,10 @@ from rich.console import Console
 
 from mlbench.analysis.leaderboard import README, SORTS, load_board, place, standings
 from mlbench.cli.app import AUTO_PERMUTATIONS as AUTO
-from mlbench.cli.app import command, console
+from mlbench.cli.app import CorrectionOpt, TestOpt, command, console
 from mlbench.errors import MlbenchError
 
-FORMATS = ("table", "markdown", "html", "json")
+FORMATS = ("table", "markdown", "html", "json", "latex")
 
 
 def check_placement(board: Path | str, slices: dict[str, dict]) -> None:
@@ -33,14 +33,19 @@ def check_placement(board: Path | str, slices: dict[str, dict]) -> None:
 
 
 def print_placement(out: Console, results: list[Path], board: Path | str) -> None:
-    from mlbench.render.standings import table
+    from mlbench.render.standings import published_table, table
     from mlbench.render.tables import show
     from mlbench.results import read_result
 
     for st in place(load_board(board), [read_result(p) for p in results]):
         show(table(st), out)
+        if st.published:
+            show(published_table(st), out)
         new = next(r for r in st.ranks if r.entry.new)
-        out.print(f"this run ranks {new.position} of {len(st.ranks)} on {st.task} (sorted by {st.sort})", markup=False)
+        together = [r.entry.model for r in st.ranks if r.tier == new.tier and not r.entry.new]
+        out.print(f"this run ranks {new.position} of {len(st.ranks)}, in tier {new.tier} of {st.ranks[-1].tier}, on "
+                  f"{st.task} (sorted by {st.sort})"
+                  + (f"; not told apart from {', '.join(together)}" if together else ""), markup=False)
 
 
 @command(name="leaderboard")
@@ -49,15 +54,18 @@ def leaderboard_command(
     task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Only this task; may be repeated.")] = None,
     metric: Annotated[Optional[str], typer.Option(help="Metric of the kind columns (default: the task's main metric).")] = None,
     sort: Annotated[Optional[str], typer.Option(help=f"Rank by: {' | '.join(SORTS)} (default: multi where the task has it).")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | html | json")] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | html | json | latex (booktabs, Table 1 of arXiv 2408.10536)")] = "table",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
     write_readme: Annotated[bool, typer.Option("--write-readme", help="Regenerate FOLDER/README.md from the entries.")] = False,
-    permutations: Annotated[Optional[int], typer.Option(help=f"Permutations of the randomization test {AUTO}.")] = None,
+    test: TestOpt = "randomization",
+    correction: CorrectionOpt = "holm",
+    permutations: Annotated[Optional[int], typer.Option(help=f"Permutations or resamples of the test {AUTO}.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the randomization test.")] = 0,
-    alpha: Annotated[float, typer.Option(help="Significance level on Holm-adjusted p.")] = 0.05,
+    alpha: Annotated[float, typer.Option(help="Significance level on adjusted p-values.")] = 0.05,
 ) -> None:
-    """Rank the leaderboard's entries by their aggregates (mono, cross, multi, rank distance), and
-    test each against the next one down (paired test, Holm over the adjacent pairs)."""
+    """Rank the leaderboard's entries by their aggregates (mono, cross, multi, rank distance), test
+    each against the next one down (paired test, corrected over the adjacent pairs) and group them
+    in tiers (every pair tested); published figures are shown apart, never tested."""
     from mlbench.errors import MlbenchError
     from mlbench.files import write_text
     from mlbench.render import standings as render
@@ -71,15 +79,18 @@ def leaderboard_command(
         console(stderr=True).print(f"wrote {board.folder / README}", markup=False)
         return
     entries = [board.of_task(t) for t in task or board.tasks()]  # an unknown task fails before any test
-    tables = [standings(e, metric, sort, n_permutations=permutations, seed=seed, alpha=alpha) for e in entries]
+    tables = [standings(e, metric, sort, test=test, n_permutations=permutations, seed=seed, correction=correction,
+                        alpha=alpha, published=board.published_of(e[0].task)) for e in entries]
     if format == "table" and out is None:
         for st in tables:
-            show(render.table(st), console())
+            for t in render.tables_of(st):
+                show(t, console())
         return
-    text = {"table": lambda: "".join(plain(render.table(st)) for st in tables),
+    text = {"table": lambda: "\n".join(plain(t) for st in tables for t in render.tables_of(st)),
             "markdown": lambda: render.to_markdown(tables, board.title),
             "html": lambda: render.to_html(tables, board.title),
-            "json": lambda: json.dumps([st.to_dict() for st in tables], indent=1) + "\n"}[format]()
+            "json": lambda: json.dumps([st.to_dict() for st in tables], indent=1) + "\n",
+            "latex": lambda: render.to_latex(tables)}[format]()
     if out is not None:
         write_text(out, text)
         console(stderr=True).print(f"wrote {out}", markup=False)

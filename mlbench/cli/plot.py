@@ -13,7 +13,7 @@ from mlbench.cli.app import MetricOpt, command, console
 @command(name="plot")
 def plot_command(
     result: Annotated[Path, typer.Argument(metavar="RESULT", help="Result file written by mlbench run.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for RESULT-NAME.heatmap, .rankdist and .ownlang (.png + .svg).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for RESULT-NAME.heatmap, .rankdist, .ownlang and .rankcorr (.png + .svg).")],
     metric: MetricOpt = None,
 ) -> None:
     """Write the plots of a result as PNG and SVG; a plot the run has no data for is left out with the reason."""

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from mlbench.cli.app import AUTO_PERMUTATIONS as AUTO
-from mlbench.cli.app import MetricOpt, command, console
+from mlbench.cli.app import CorrectionOpt, MetricOpt, TestOpt, command, console
 
 
 @command(name="report")
@@ -17,8 +17,8 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write (atomically).")],
     against: Annotated[Optional[Path], typer.Option("--against", help="Baseline result file (A) of the same task: adds the paired comparison and side-by-side aggregates.")] = None,
     metric: MetricOpt = None,
-    test: Annotated[str, typer.Option(help="With --against: randomization | t | bootstrap.")] = "randomization",
-    correction: Annotated[str, typer.Option(help="With --against: holm | bonferroni | bh | none.")] = "holm",
+    test: TestOpt = "randomization",
+    correction: CorrectionOpt = "holm",
     alpha: Annotated[float, typer.Option(help="With --against: significance level on adjusted p-values.")] = 0.05,
     permutations: Annotated[Optional[int], typer.Option(help=f"With --against: permutations or resamples {AUTO}.")] = None,
     seed: Annotated[int, typer.Option(help="With --against: seed of the resampling.")] = 0,

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import (FORMAT_HELP, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, MetricsOpt,
+from mlbench.cli.app import (SUMMARY_FORMATS, SUMMARY_HELP, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, MetricsOpt,
                              TasksDirOpt, command, console, print_results, split_list)
 from mlbench.encoders.registry import DEFAULT_MODEL
 from mlbench.task import DEFAULT_TASK
@@ -70,7 +70,7 @@ def run_command(
     ir_datasets_home: Annotated[Optional[Path], typer.Option(help=CORPUS + "ir_datasets' data folder, instead of $IR_DATASETS_HOME (files in its cache layout are read without download).")] = None,
     multi_pool: Annotated[bool, typer.Option(help=CORPUS + "also search each language's queries against the union of the languages' pools (LANG>*).")] = False,
     unchecked_files: Annotated[bool, typer.Option(help=CORPUS + "read topics and qrels whose md5 differs from ir_datasets' record (your own copies); the result is marked not comparable.")] = False,
-    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP + " (the summary; progress goes to stderr with json)")] = "table",
+    format: Annotated[str, typer.Option("--format", "-f", help=SUMMARY_HELP)] = "table",
 ) -> None:
     """Evaluate a model on every setting of the tasks; write result files and print a summary.
 
@@ -88,8 +88,8 @@ def run_command(
     from mlbench.render import summary
     from mlbench.retrieval.base import SearchOptions
 
-    if format not in ("table", "json"):
-        raise MlbenchError(f"--format {format!r} is not one of table, json")
+    if format not in SUMMARY_FORMATS:
+        raise MlbenchError(f"--format {format!r} is not one of {', '.join(SUMMARY_FORMATS)}")
     cfg = RunConfig(
         model=model, tasks=task or [DEFAULT_TASK], out_dir=out, kinds=kinds, langs=split_list(langs),
         max_queries=max_queries, metrics=split_list(metrics), data_dir=data_dir, tasks_dirs=tasks_dir,
@@ -114,10 +114,10 @@ def run_command(
         from mlbench.cli.leaderboard import check_placement
 
         check_placement(compare_to, {p.spec.name: p.slice for p in planned.tasks})
-    with progress(console(stderr=format == "json")) as start:
+    with progress(console(stderr=format != "table")) as start:
         outputs = run(cfg, start)
     print_results(outputs, format, summary.facts)
     if compare_to is not None:
         from mlbench.cli.leaderboard import print_placement
 
-        print_placement(console(stderr=format == "json"), [o.path for o in outputs], compare_to)
+        print_placement(console(stderr=format != "table"), [o.path for o in outputs], compare_to)

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import (DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, MetricsOpt, TasksDirOpt,
-                             command, console, split_list)
+from mlbench.cli.app import (AUTO_PERMUTATIONS, CorrectionOpt, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt,
+                             MaxQueriesOpt, MetricsOpt, TasksDirOpt, TestOpt, command, console, split_list)
 
 
 @command(name="sweep")
@@ -25,6 +25,11 @@ def sweep_command(
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache (default MLBENCH_HOME/embeddings).")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
+    test: TestOpt = "randomization",
+    correction: CorrectionOpt = "holm",
+    alpha: Annotated[float, typer.Option(help="With --best: significance level on adjusted p-values.")] = 0.05,
+    permutations: Annotated[Optional[int], typer.Option(help=f"With --best: permutations or resamples {AUTO_PERMUTATIONS}.")] = None,
+    seed: Annotated[int, typer.Option(help="With --best: seed of the resampling.")] = 0,
 ) -> None:
     """Evaluate each checkpoint (prompts from its mlbench.json), write one result file per checkpoint
     and task, the summary OUT/sweep.json and plots of mono / cross / multi, rank distance and
@@ -54,7 +59,8 @@ def sweep_command(
                   markup=False, highlight=False, soft_wrap=True)
 
     with progress(err) as start:
-        result = sweep(checkpoints, cfg, out, best, start, done)
+        result = sweep(checkpoints, cfg, out, best, start, done, test=test, correction=correction, alpha=alpha,
+                       n_permutations=permutations, seed=seed)
     doc = result.to_dict()
     for name in result.metric:
         show(table(doc, name), out_console)

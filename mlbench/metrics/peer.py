@@ -1,9 +1,7 @@
-"""Language fairness of one ranking per query: PEER@k.
-
-Language-fairness measures of one ranking per query: PEER@k and the mean rank correlation.
-
-Both take plain arrays (candidate indices, score matrices, language codes) so that they can be
-computed wherever the rankings are, and neither knows about result files or settings.
+"""Language fairness of one ranking per query: PEER@k (the mean rank correlation is
+:mod:`mlbench.metrics.rank_correlation`). It takes plain arrays (candidate indices, grades,
+language codes) so that it can be computed wherever the rankings are, and knows nothing of result
+files or settings.
 
 The Probability of Equal Expected Rank (Yang, Jänich, Mayfield, Lawrie, "Language Fairness in
 Multilingual Information Retrieval", SIGIR 2024) asks, for one query in a pool that mixes

@@ -7,12 +7,14 @@ import json
 
 from rich.console import Console
 
-from mlbench.analysis.compare import ComparisonReport, Row
+from mlbench.analysis.compare import DOWN, UP, ComparisonReport, Row
+from mlbench.metrics import RANK_DISTANCE
+from mlbench.metrics import metric as metric_of
 from mlbench.render.formats import digits, num, pvalue, signed
 from mlbench.render.tables import Column, TextTable, markdown, plain, show
 from mlbench.task import KINDS
 
-FORMATS = ("table", "markdown", "json")
+FORMATS = ("table", "markdown", "json", "latex")
 LEGEND = "▲ B significantly better than A, ▼ significantly worse (adjusted p <= alpha); d: Cohen's d_z of B - A"
 NUM_COLS = ("n", "A", "B", "Δ B−A", "CI", "p", "p adj.", "d", "")
 
@@ -97,8 +99,30 @@ def to_text(rep: ComparisonReport) -> str:
     return "\n".join(_head(rep)) + "\n" + plain(agg) + plain(settings) + summary_line(rep) + "\n" + LEGEND + "\n"
 
 
+def to_latex(rep: ComparisonReport) -> str:
+    """A and B in the layout of Table 1 of arXiv 2408.10536 (mono, cross, multi, rank distance),
+    B's cells marked where its aggregate test is significant after the correction."""
+    from mlbench.render.latex import Legend, table1
+
+    cols = [("mono", rep.metric), ("cross", rep.metric), ("multi", rep.metric), ("multi", RANK_DISTANCE)]
+    rows = {(r.kind, r.metric): r for r in rep.aggregates if r.id.startswith("mean(")}
+    mark = {UP: "†", DOWN: "‡"}
+    a = [rows[c].mean_a if c in rows else None for c in cols]
+    b = [rows[c].mean_b if c in rows else None for c in cols]
+    marks = [mark.get(rows[c].marker, "") if c in rows else "" for c in cols]
+    legend = Legend({"†": f"{rep.model_b} significantly better than {rep.model_a}",
+                     "‡": f"{rep.model_b} significantly worse than {rep.model_a}"}, rep.test, rep.correction,
+                    rep.alpha, family=f"the {rep.families.get('aggregates', len(rep.aggregates))} aggregate tests")
+    return table1([(rep.model_a, *a), (rep.model_b, *b)],
+                  f"{rep.task}: {rep.model_b} against {rep.model_a}, {metric_of(rep.metric).label} per setting kind "
+                  "and the rank distance", f"tab:compare-{rep.task}", metric_of(rep.metric).label,
+                  marks=[["", "", "", ""], marks], legend=legend, digits=4)
+
+
 def render(rep: ComparisonReport, fmt: str) -> str:
-    """The report as text in ``fmt`` (table | markdown | json); tables as plain fixed-width text."""
+    """The report as text in ``fmt`` (table | markdown | json | latex); tables as plain fixed-width text."""
+    if fmt == "latex":
+        return to_latex(rep)
     if fmt == "json":
         return json.dumps(rep.to_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "markdown":
@@ -122,7 +146,28 @@ def many_table(rep) -> TextTable:
     return t
 
 
+def many_latex(rep) -> str:
+    """Several results in the layout of Table 1; a cell is marked where its model is significantly
+    better than every other model on that aggregate."""
+    from mlbench.render.latex import Legend, table1
+
+    wanted = [f"mean(mono) {rep.metric}", f"mean(cross) {rep.metric}", f"mean(multi) {rep.metric}",
+              f"mean(multi) {RANK_DISTANCE}"]
+    rows, marks = [], []
+    for i, model in enumerate(rep.models):
+        rows.append((model, *(rep.means[i].get(a) if a in rep.aggregates else None for a in wanted)))
+        marks.append(["†" if a in rep.aggregates and len(rep.beaten(i, a)) == len(rep.models) - 1 else ""
+                      for a in wanted])
+    legend = Legend({"†": "significantly better than every other model"}, rep.test, rep.correction, rep.alpha,
+                    family=f"all {len(rep.tests)} pairwise tests")
+    return table1(rows, f"{rep.task}: {len(rep.models)} models, {metric_of(rep.metric).label} per setting kind and the "
+                  "rank distance", f"tab:compare-{rep.task}", metric_of(rep.metric).label, marks=marks, legend=legend,
+                  digits=4)
+
+
 def render_many(rep, fmt: str) -> str:
+    if fmt == "latex":
+        return many_latex(rep)
     if fmt == "json":
         return json.dumps(rep.to_dict(), indent=1, ensure_ascii=False) + "\n"
     t = many_table(rep)

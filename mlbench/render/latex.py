@@ -176,7 +176,7 @@ def latex_table(columns: Sequence[LatexColumn], rows: Sequence[LatexRow], captio
             for j, c in enumerate(columns)]
     body = []
     for i, r in enumerate(rows):
-        cells = [escape(r.label)]
+        cells = [("{}" if r.label.startswith("[") else "") + escape(r.label)]  # "\\ [" would read as a length
         for j in range(len(columns)):
             cell = texts[j][i]
             if i in bold[j]:

@@ -11,53 +11,29 @@ with the reason (e.g. a mono-only run has no multilingual pool, so no rank dista
   macro mean as a line (lower = less language bias);
 - :func:`own_language`: the language mix of the top-c of the multilingual pool per query language
   (``aggregates.language_bias.top{c}.matrix``), with the own-language share expected from relevance
-  alone beside it.
+  alone beside it;
+- :func:`rank_correlation`: the mean rank correlation of parallel questions per language pair
+  (``aggregates.rank_correlation[mrc].matrix``), with RC per query language beside it.
 
-:func:`save` writes a figure as PNG and SVG, atomically and byte-reproducibly (no dates or software
-tags, a fixed SVG id salt, SVG text kept as ``<text>``). How to read the plots: docs/report.md.
+:func:`write_plots` writes them as PNG and SVG (:func:`mlbench.render.figures.save`: atomically and
+byte-reproducibly). How to read the plots: docs/report.md.
 """
 
 from __future__ import annotations
 
-import io
-import math
-import textwrap
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import Colormap, Normalize
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
-from mlbench.files import write_bytes
 from mlbench.metrics import metric as metric_of
+from mlbench.render.figures import cell_size, cmap_of, footnote, matrix_axes, new_figure, plot_style, save
 from mlbench.results.model import Result
 
-PLOT_NAMES = ("heatmap", "rankdist", "ownlang")
-PNG_DPI = 150
-
-STYLE = {
-    "font.family": "DejaVu Sans",
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10.5,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-}
-SAVE_STYLE = {
-    "svg.hashsalt": "mlbench",  # stable ids (clip paths, ...) instead of random ones
-    "svg.fonttype": "none",  # text stays text: searchable, selectable, smaller
-    "svg.image_inline": True,
-}
-MISSING = "#d9d9d9"  # cells of settings the run does not hold
+PLOT_NAMES = ("heatmap", "rankdist", "ownlang", "rankcorr")
 
 
 class PlotUnavailable(Exception):
@@ -68,22 +44,9 @@ class PlotUnavailable(Exception):
 class Plot:
     """One plot of a result: the figure, or the reason it was left out."""
 
-    name: str  # heatmap | rankdist | ownlang
+    name: str  # heatmap | rankdist | ownlang | rankcorr
     figure: Figure | None
     reason: str | None = None
-
-
-@contextmanager
-def plot_style(extra: dict[str, Any] | None = None) -> Iterator[None]:
-    with mpl.rc_context({**STYLE, **(extra or {})}):
-        yield
-
-
-def new_figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    fig.get_layout_engine().set(wspace=0.06)  # a visible gap before the separate (*, exp.) column
-    FigureCanvasAgg(fig)  # Agg canvas explicitly: no pyplot, no global backend switch
-    return fig
 
 
 def _title(result: Result, what: str) -> str:
@@ -95,58 +58,6 @@ def _langs(result: Result, present: set[str]) -> list[str]:
     order = [x for x in [*result.task.languages, *result.task.query_languages] if x in present]
     order = list(dict.fromkeys(order))
     return order + sorted(present - set(order))
-
-
-def _text_colour(cmap: Colormap, norm: Normalize, value: float) -> str:
-    r, g, b, _ = cmap(norm(value))
-    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5 else "black"
-
-
-def _cell_size(n_cols: int) -> float:
-    return max(0.55, min(0.85, 6.5 / max(n_cols, 1)))
-
-
-def _annotate(ax, values: np.ndarray, cmap: Colormap, norm: Normalize, decimals: int, fontsize: float) -> None:
-    for (i, j), v in np.ndenumerate(values):
-        if math.isnan(v):
-            ax.text(j, i, "–", ha="center", va="center", fontsize=fontsize, color="#555555")
-        else:
-            text = f"{v:.{decimals}f}"
-            faint = float(text) == 0.0  # rounds to zero: keep it readable but quiet
-            ax.text(j, i, text, ha="center", va="center", fontsize=fontsize,
-                    color=_text_colour(cmap, norm, v), alpha=0.45 if faint else 1.0)
-
-
-def _matrix_axes(ax, values: np.ndarray, cmap: Colormap, norm: Normalize, rows: list[str], cols: list[str],
-                 decimals: int, fontsize: float, outline_diagonal: bool):
-    masked = np.ma.masked_invalid(values)
-    im = ax.imshow(masked, cmap=cmap, norm=norm, aspect="equal", interpolation="nearest")
-    ax.set_xticks(range(len(cols)), cols)
-    ax.set_yticks(range(len(rows)), rows)
-    ax.tick_params(length=0)
-    ax.set_xticks(np.arange(len(cols) + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="white", linewidth=1.2)
-    ax.tick_params(which="minor", length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    _annotate(ax, values, cmap, norm, decimals, fontsize)
-    if outline_diagonal:
-        for i, lang in enumerate(rows):
-            if lang in cols:
-                ax.add_patch(Rectangle((cols.index(lang) - 0.5, i - 0.5), 1, 1, fill=False,
-                                       edgecolor="black", linewidth=1.6, zorder=3, clip_on=False))
-    return im
-
-
-def _footnote(fig: Figure, text: str) -> None:
-    """A small note under the plot, wrapped to the figure's width."""
-    width = int(fig.get_figwidth() * 15)
-    fig.supxlabel(textwrap.fill(text, width), fontsize=8.5, color="#444444")
-
-
-def _cmap(name: str) -> Colormap:
-    return mpl.colormaps[name].with_extremes(bad=MISSING)
 
 
 def heatmap_values(result: Result, metric: str | None = None) -> tuple[list[str], list[str], np.ndarray, np.ndarray | None]:
@@ -179,25 +90,25 @@ def heatmap(result: Result, metric: str | None = None, decimals: int = 3) -> Fig
         raise PlotUnavailable(f"no setting of the run has a value for {metric!r}")
     label = metric_of(metric).label
     n_cols = len(pools) + (1 if multi is not None else 0)
-    cell = _cell_size(n_cols)
+    cell = cell_size(n_cols)
     fontsize = 9 if cell < 0.7 else 10.5
     kinds = {s.kind for s in result.settings if s.metrics.get(metric) is not None}
     with plot_style():
         fig = new_figure(max(6.4, cell * n_cols + 3.0), max(3.6, cell * len(queries) + 2.0))
-        cmap, norm = _cmap("viridis"), Normalize(0.0, 1.0)
+        cmap, norm = cmap_of("viridis"), Normalize(0.0, 1.0)
         ratios = ([len(pools)] if pools else []) + ([1] if multi is not None else [])
         gs = fig.add_gridspec(1, len(ratios), width_ratios=ratios)
         im, axes = None, []
         if pools:
             ax = fig.add_subplot(gs[0, 0])
             axes.append(ax)
-            im = _matrix_axes(ax, grid, cmap, norm, queries, pools, decimals, fontsize, outline_diagonal=True)
+            im = matrix_axes(ax, grid, cmap, norm, queries, pools, decimals, fontsize, outline_diagonal=True)
             ax.set_xlabel("pool language")
             ax.set_ylabel("query language")
         if multi is not None:
             star = fig.add_subplot(gs[0, len(ratios) - 1])
             axes.append(star)
-            im = _matrix_axes(star, multi, cmap, norm, queries, ["*"], decimals, fontsize, outline_diagonal=False)
+            im = matrix_axes(star, multi, cmap, norm, queries, ["*"], decimals, fontsize, outline_diagonal=False)
             if pools:
                 star.set_yticks(range(len(queries)), [""] * len(queries))
                 star.set_xlabel("all\n(multi)")
@@ -216,7 +127,7 @@ def heatmap(result: Result, metric: str | None = None, decimals: int = 3) -> Fig
             notes.append("*: multilingual pool of all languages (de>*)")
         if np.isnan(grid).any() or np.isnan(multi if multi is not None else np.zeros(1)).any():
             notes.append("grey: setting not in this run or without queries")
-        _footnote(fig, "; ".join(notes))
+        footnote(fig, "; ".join(notes))
     return fig
 
 
@@ -282,25 +193,68 @@ def own_language(result: Result, cutoff: int = 10, decimals: int = 2) -> Figure:
     """Share of each language in the top-``cutoff`` of the multilingual pool, per query language,
     with the own-language share expected from relevance alone in a separate column."""
     rows, cols, values, expected = own_language_values(result, cutoff)
-    cell = _cell_size(len(cols) + 1)
+    cell = cell_size(len(cols) + 1)
     fontsize = 9 if cell < 0.7 else 10.5
     with plot_style():
         fig = new_figure(max(6.4, cell * (len(cols) + 1) + 3.0), max(3.6, cell * len(rows) + 2.0))
-        cmap, norm = _cmap("magma_r"), Normalize(0.0, 1.0)
+        cmap, norm = cmap_of("magma_r"), Normalize(0.0, 1.0)
         gs = fig.add_gridspec(1, 2, width_ratios=[len(cols), 1])
         ax = fig.add_subplot(gs[0, 0])
-        im = _matrix_axes(ax, values, cmap, norm, rows, cols, decimals, fontsize, outline_diagonal=True)
+        im = matrix_axes(ax, values, cmap, norm, rows, cols, decimals, fontsize, outline_diagonal=True)
         ax.set_xlabel(f"language of the retrieved text (top-{cutoff})")
         ax.set_ylabel("query language")
         exp_ax = fig.add_subplot(gs[0, 1])
-        _matrix_axes(exp_ax, expected[:, None], cmap, norm, rows, ["exp."], decimals, fontsize, outline_diagonal=False)
+        matrix_axes(exp_ax, expected[:, None], cmap, norm, rows, ["exp."], decimals, fontsize, outline_diagonal=False)
         exp_ax.set_yticks(range(len(rows)), [""] * len(rows))
         exp_ax.set_xlabel("expected\nown share")
         cbar = fig.colorbar(im, ax=[ax, exp_ax], aspect=25, pad=0.03)
         cbar.set_label(f"share of the top-{cutoff}")
         fig.suptitle(_title(result, f"language of the top-{cutoff} in the multilingual pool"), fontsize=11.5)
-        _footnote(fig, "rows sum to 1; outlined diagonal: own-language share; exp.: the own share if the model "
+        footnote(fig, "rows sum to 1; outlined diagonal: own-language share; exp.: the own share if the model "
                   "ranked by relevance alone, blind to language")
+    return fig
+
+
+def rank_correlation_values(result: Result) -> tuple[str, list[str], np.ndarray, np.ndarray]:
+    """(measure, languages, language x language mean rho, RC per query language) of the run's mean
+    rank correlation (``mrc``, else its ``mrc@k`` of the smallest k)."""
+    rc = result.aggregates.rank_correlation or {}
+    if not rc:
+        raise PlotUnavailable("the run has no mean rank correlation (ask for it: --metrics with mrc, or mrc@100 "
+                              "at corpus scale; it is measured in the multilingual pool)")
+    name = "mrc" if "mrc" in rc else min(rc, key=lambda m: metric_of(m).cutoff or 0)
+    matrix = rc[name]["matrix"]
+    langs = _langs(result, set(matrix))
+    values = np.array([[np.nan if a == b or matrix[a].get(b) is None else matrix[a][b] for b in langs] for a in langs])
+    per_lang = np.array([np.nan if rc[name]["query_langs"].get(a) is None else rc[name]["query_langs"][a]
+                         for a in langs])
+    return name, langs, values, per_lang
+
+
+def rank_correlation(result: Result, decimals: int = 2) -> Figure:
+    """Beside the own-language matrix: how alike the multilingual pool is ranked for a question and
+    its parallel question in each other language (Spearman's rho, mean over shared questions)."""
+    name, langs, values, per_lang = rank_correlation_values(result)
+    cell = cell_size(len(langs) + 1)
+    fontsize = 9 if cell < 0.7 else 10.5
+    with plot_style():
+        fig = new_figure(max(6.4, cell * (len(langs) + 1) + 3.0), max(3.6, cell * len(langs) + 2.0))
+        cmap, norm = cmap_of("RdBu"), Normalize(-1.0, 1.0)
+        gs = fig.add_gridspec(1, 2, width_ratios=[len(langs), 1])
+        ax = fig.add_subplot(gs[0, 0])
+        im = matrix_axes(ax, values, cmap, norm, langs, langs, decimals, fontsize, outline_diagonal=False)
+        ax.set_xlabel("language of the parallel question")
+        ax.set_ylabel("query language")
+        mean_ax = fig.add_subplot(gs[0, 1])
+        matrix_axes(mean_ax, per_lang[:, None], cmap, norm, langs, [name], decimals, fontsize, outline_diagonal=False)
+        mean_ax.set_yticks(range(len(langs)), [""] * len(langs))
+        mean_ax.set_xlabel("RC per\nquery lang.")
+        cbar = fig.colorbar(im, ax=[ax, mean_ax], aspect=25, pad=0.03)
+        cbar.set_label("Spearman's rho of the two rankings")
+        fig.suptitle(_title(result, f"rank correlation of parallel questions ({name})"), fontsize=11.5)
+        footnote(fig, "cell (a, b): mean over the questions both languages hold of Spearman's rho between the "
+                 "rankings of the multilingual pool for the question in a and in b; 1 = ranked alike whatever "
+                 "the query's language")
     return fig
 
 
@@ -308,6 +262,7 @@ BUILDERS: dict[str, Callable[[Result, str | None, float | None], Figure]] = {
     "heatmap": lambda result, metric, top: heatmap(result, metric),
     "rankdist": lambda result, metric, top: rank_distance(result, top),
     "ownlang": lambda result, metric, top: own_language(result),
+    "rankcorr": lambda result, metric, top: rank_correlation(result),
 }
 
 
@@ -319,7 +274,7 @@ def rank_distance_top(results: list[Result]) -> float | None:
 
 
 def all_plots(result: Result, metric: str | None = None, rank_top: float | None = None) -> list[Plot]:
-    """The three plots of a result, in :data:`PLOT_NAMES` order; unavailable ones carry the reason."""
+    """The plots of a result, in :data:`PLOT_NAMES` order; unavailable ones carry the reason."""
     out = []
     for name in PLOT_NAMES:
         try:
@@ -327,24 +282,6 @@ def all_plots(result: Result, metric: str | None = None, rank_top: float | None 
         except PlotUnavailable as exc:
             out.append(Plot(name, None, str(exc)))
     return out
-
-
-def to_bytes(fig: Figure, fmt: str) -> bytes:
-    """The figure as ``png`` or ``svg`` bytes, reproducible: no date, no software tag, fixed ids."""
-    buf = io.BytesIO()
-    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-    with mpl.rc_context(SAVE_STYLE):
-        fig.savefig(buf, format=fmt, dpi=PNG_DPI, metadata=metadata)
-    return buf.getvalue()
-
-
-def save(fig: Figure, stem: Path | str) -> tuple[Path, Path]:
-    """Write ``{stem}.png`` and ``{stem}.svg`` atomically; returns the two paths."""
-    stem = Path(stem)
-    paths = (stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg"))
-    for path, fmt in zip(paths, ("png", "svg")):
-        write_bytes(path, to_bytes(fig, fmt))
-    return paths
 
 
 def write_plots(result: Result, out_dir: Path, metric: str | None = None,
@@ -359,4 +296,5 @@ def write_plots(result: Result, out_dir: Path, metric: str | None = None,
 
 
 __all__ = ["PLOT_NAMES", "Plot", "PlotUnavailable", "all_plots", "heatmap", "heatmap_values",
-           "own_language", "own_language_values", "rank_distance", "save", "to_bytes", "write_plots"]
+           "own_language", "own_language_values", "rank_correlation", "rank_correlation_values", "rank_distance",
+           "write_plots"]

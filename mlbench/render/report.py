@@ -252,6 +252,9 @@ def provenance(result: Result, label: str = "") -> Markup:
 
 
 PLOT_CAPTIONS = {
+    "rankcorr": "Mean rank correlation (MRC): Spearman's rho between the rankings of the multilingual pool for a "
+                "question and for its parallel question in another language, averaged over the questions both "
+                "languages hold; 1 = ranked alike whatever the query's language. Colours span −1 to 1.",
     "heatmap": "Rows: query language; columns: the pool searched. Outlined diagonal: monolingual settings; "
                "off-diagonal: cross-lingual; the separate column: the multilingual pool of all languages. "
                "Colours span 0–1 for every model.",
@@ -261,11 +264,12 @@ PLOT_CAPTIONS = {
                "(rows sum to 1). A diagonal far above the expected own share means text is retrieved for being "
                "in the query's language.",
 }
-PLOT_TITLES = {"heatmap": "Query × pool language", "rankdist": "Rank distance", "ownlang": "Own-language share"}
+PLOT_TITLES = {"heatmap": "Query × pool language", "rankdist": "Rank distance", "ownlang": "Own-language share",
+               "rankcorr": "Rank correlation of parallel questions"}
 
 
 def _img(fig) -> Markup:
-    from mlbench.render.plots import to_bytes
+    from mlbench.render.figures import to_bytes
 
     data = base64.b64encode(to_bytes(fig, "png")).decode("ascii")
     width = round(fig.get_figwidth() * CSS_PX_PER_INCH)

@@ -49,6 +49,22 @@ def kinds_table(result: Result) -> TextTable:
     return t
 
 
+def latex(results: list[Result], metric: str | None = None) -> str:
+    """The results of a run (one task each) in the layout of Table 1 of arXiv 2408.10536: a row
+    per model, ``metric`` per kind and the rank distance, best per column in bold (booktabs)."""
+    from mlbench.render.latex import table1
+
+    out = []
+    for task in dict.fromkeys(r.task.name for r in results):
+        of_task = [r for r in results if r.task.name == task]
+        m = metric or of_task[0].main_metric
+        rows = [(r.model.name, *(r.aggregates.kinds.get(k, {}).get(m) for k in ("mono", "cross", "multi")),
+                 (r.aggregates.rank_distance or {}).get("macro")) for r in of_task]
+        out.append(table1(rows, f"{task}: {metric_of(m).label} macro-averaged per setting kind, and the rank "
+                          "distance in the multilingual pool", f"tab:mlbench-{task}", metric_of(m).label, digits=4))
+    return "\n".join(out)
+
+
 def facts(result: Result) -> list[str]:
     """One line each: what was encoded, how long each step took, queries left out."""
     lines = []

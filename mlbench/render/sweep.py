@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 
 from mlbench.metrics import metric as metric_of
 from mlbench.render.formats import num
-from mlbench.render.plots import new_figure, plot_style, save
+from mlbench.render.figures import new_figure, plot_style, save
 from mlbench.render.tables import Column, TextTable
 from mlbench.results.model import HEADLINE
 

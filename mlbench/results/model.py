@@ -24,7 +24,7 @@ from typing import Any
 from mlbench.errors import MlbenchError
 from mlbench.files import read_document
 from mlbench.metrics import RANK_DISTANCE
-from mlbench.results import migrate, sidecars
+from mlbench.results import migrate, published, sidecars
 from mlbench.results.sidecars import Sidecar
 from mlbench.runs.run import FULL
 from mlbench.task import KINDS, Setting, parse_setting
@@ -253,6 +253,7 @@ class Result:
         """A result from its JSON (any schema mlbench wrote), validated field by field."""
         if not isinstance(doc, dict):
             raise MlbenchError(f"{where}: a result file is a JSON object")
+        published.refuse_as_result(where, doc)
         if doc.get("schema") not in SCHEMAS:
             raise MlbenchError(f"{where}: field 'schema' is {doc.get('schema')!r}; this mlbench reads "
                                f"{', '.join(map(repr, SCHEMAS))}")
