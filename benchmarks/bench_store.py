@@ -83,12 +83,40 @@ def _queries(a, store: VectorStore) -> np.ndarray:
     return _chunk(10**9, a.queries, a.dim, _centers(a.dim))  # a seed no store chunk uses
 
 
+def _bare_product(q: np.ndarray, store: VectorStore, block_rows: int) -> float:
+    """The product alone, block by block in the shapes exact search uses: its floor."""
+    t0 = time.perf_counter()
+    for _, _, vecs in store.blocks(block_rows):
+        step = max(1, S._SCORE_ELEMENTS // max(len(vecs), 1))
+        for q0 in range(0, len(q), step):
+            out = q[q0:q0 + step] @ np.asarray(vecs).T
+            del out
+    return time.perf_counter() - t0
+
+
+def _differ(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> dict:
+    """How two kernels' top k differ: queries whose ids differ, and the largest score difference at
+    the same position (faiss and the BLAS product sum in different orders: float32 rounding)."""
+    same = (a[1] == b[1]).all(axis=1)
+    return {"queries_differing": int((~same).sum()), "max_score_diff": float(np.abs(a[0] - b[0]).max(initial=0.0))}
+
+
 def phase_exact(a) -> dict:
     store = VectorStore(Path(a.dir), IDENTITY)
     q = _queries(a, store)
-    t0 = time.perf_counter()
-    top = S.exact_search(q, [(b"", store)], a.k, block_rows=a.block_rows)
-    secs = time.perf_counter() - t0
+    runs = {"bare": [], "blas": [], "faiss": []}
+    top, differ = None, None
+    for _ in range(a.rounds):  # alternated in this process, so that all three see the same load
+        runs["bare"].append(_bare_product(q, store, a.block_rows))
+        t0 = time.perf_counter()
+        top = S.exact_search(q, [(b"", store)], a.k, block_rows=a.block_rows, kernel="blas")
+        runs["blas"].append(time.perf_counter() - t0)
+        if a.faiss:
+            t0 = time.perf_counter()
+            other = S.exact_search(q, [(b"", store)], a.k, block_rows=a.block_rows, kernel="faiss")
+            runs["faiss"].append(time.perf_counter() - t0)
+            differ = _differ(other.result(), top.result())
+    secs = min(runs["blas"])
     _, ids = top.result()
     np.save(Path(a.dir) / "exact_ids.npy", ids.astype("S"))
     # brute force for a few queries: every score, full sort by (score desc, id desc)
@@ -106,7 +134,7 @@ def phase_exact(a) -> dict:
         same = [x.decode() for x in i_all[order]] == ids[qi].tolist()
         worst += not same
     return {"seconds": secs, "queries": len(q), "rows": store.rows, "checked": check, "check_mismatches": worst,
-            "peak_rss_mb": peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb(), "runs": runs, "faiss_vs_blas": differ}
 
 
 def phase_approx(a) -> dict:
@@ -129,7 +157,7 @@ def phase_approx(a) -> dict:
 def child(a, phase: str) -> dict:
     cmd = [sys.executable, __file__, "--phase", phase, "--n", str(a.n), "--dim", str(a.dim), "--queries", str(a.queries),
            "--k", str(a.k), "--chunk-rows", str(a.chunk_rows), "--block-rows", str(a.block_rows), "--dir", a.dir,
-           "--approx", a.approx]
+           "--approx", a.approx, "--rounds", str(a.rounds)] + (["--faiss"] if a.faiss else [])
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
@@ -150,6 +178,9 @@ def main() -> None:
     p.add_argument("--block-rows", type=int, default=S.DEFAULT_BLOCK_ROWS)
     p.add_argument("--approx", default="ivf:nlist=1024,nprobe=32", help="an --index spec, or 'none'")
     p.add_argument("--dir", default=None, help="store folder (default: a temporary folder, removed at the end)")
+    p.add_argument("--rounds", type=int, default=3, help="exact search: bare product, blas and faiss kernels alternated")
+    p.add_argument("--faiss", action=argparse.BooleanOptionalAction, default=True,
+                   help="also time faiss's k-NN kernel (and check it gives the same top k)")
     p.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.phase:
@@ -175,9 +206,21 @@ def main() -> None:
     print("|---|---:|---:|---:|")
     print(f"| write the store (generate + write) | {w['seconds']:.1f} s (generate {w['generate_s']:.1f} s, store {w['store_s']:.1f} s) "
           f"| {a.n / w['store_s']:,.0f} vectors/s stored ({w['bytes'] / w['store_s'] / 1e6:,.0f} MB/s) | {w['peak_rss_mb']:.0f} MB |")
-    print(f"| exact search (faiss inner product, blocks of {a.block_rows}, running top-{a.k} merge) | {e['seconds']:.1f} s "
-          f"| {e['queries'] / e['seconds']:,.1f} queries/s, {e['queries'] * e['rows'] / e['seconds'] / 1e6:,.0f} M scores/s "
+    scores = e["queries"] * e["rows"]
+    bare = min(e["runs"]["bare"])
+    print(f"| bare float32 product, the same blocks (min of {a.rounds}) | {bare:.1f} s | {scores / bare / 1e6:,.0f} M scores/s "
+          f"| (same process) |")
+    print(f"| exact search, blas kernel (product + floor, blocks of {a.block_rows}, running top-{a.k} merge; min of "
+          f"{a.rounds}) | {e['seconds']:.1f} s | {e['queries'] / e['seconds']:,.1f} queries/s, "
+          f"{scores / e['seconds'] / 1e6:,.0f} M scores/s = {bare / e['seconds']:.0%} of the product's rate "
           f"| {e['peak_rss_mb']:.0f} MB |")
+    if e["runs"]["faiss"]:
+        f = min(e["runs"]["faiss"])
+        d = e["faiss_vs_blas"]
+        print(f"| exact search, faiss k-NN kernel (min of {a.rounds}; top {a.k} differs from blas on {d['queries_differing']} "
+              f"queries, scores by at most {d['max_score_diff']:.1e}) | {f:.1f} s "
+              f"| {scores / f / 1e6:,.0f} M scores/s = {bare / f:.0%} of the product's rate | (same process) |")
+    print(f"\nall runs (s): {json.dumps(e['runs'])}")
     if x:
         print(f"| {a.approx}: build from the store | {x['build_s']:.1f} s | {a.n / x['build_s']:,.0f} vectors/s | "
               f"{x['peak_rss_mb']:.0f} MB |")

@@ -127,13 +127,13 @@ class ParallelPairs:
 class Batch:
     """One training batch: ``kind`` is x-x or x-y; the i-th query pairs with the i-th passage."""
 
-    index: int
-    kind: str
+    index: int  # 0-based step
+    kind: str  # x-x (one language on both sides) or x-y (a language pair)
     query_lang: str
-    passage_lang: str
-    groups: tuple[str, ...]
+    passage_lang: str  # == query_lang for x-x
+    groups: tuple[str, ...]  # question ids, distinct within the batch (no false negatives)
     queries: tuple[str, ...]
-    passages: tuple[str, ...]
+    passages: tuple[str, ...]  # the answer sentence of each question, in passage_lang
 
 
 class BatchSampler:

@@ -147,12 +147,20 @@ def _losses():
 
 
 def _save(model, folder: Path, meta: dict[str, Any]) -> None:
+    """Write a checkpoint beside ``folder`` and rename it in. A folder already there (``best``,
+    replaced at each improvement) is first renamed aside and removed after, so the name always
+    holds a complete checkpoint except for the instant between the two renames."""
     tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model.save(str(tmp))
         write_json(tmp / METADATA_FILE, meta)
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
         os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise output_error(folder, exc) from None
@@ -264,11 +272,15 @@ class Evaluations:
         from mlbench.integrations.sentence_transformers import MlbenchEvaluator
 
         self.cfg = cfg
-        self.evaluator = MlbenchEvaluator(
-            task=cfg.eval_tasks[0], langs=cfg.eval_langs, kinds=cfg.eval_kinds, max_articles=cfg.eval_max_articles,
-            metrics=cfg.eval_metrics, data_dir=cfg.data_dir, tasks_dirs=cfg.tasks_dirs,
-            primary=cfg.keep_best,
-            query_prompt=cfg.query_prompt, candidate_prompt=cfg.candidate_prompt)
+        try:
+            self.evaluator = MlbenchEvaluator(
+                task=cfg.eval_tasks[0], langs=cfg.eval_langs, kinds=cfg.eval_kinds, max_articles=cfg.eval_max_articles,
+                metrics=cfg.eval_metrics, data_dir=cfg.data_dir, tasks_dirs=cfg.tasks_dirs,
+                primary=cfg.keep_best,
+                query_prompt=cfg.query_prompt, candidate_prompt=cfg.candidate_prompt)
+        except MlbenchError as exc:  # the evaluator's "primary" is this command's --keep-best
+            text = str(exc)
+            raise MlbenchError("--keep-best" + text[len("primary"):] if text.startswith("primary ") else text) from None
         self.key = self.evaluator.primary_metric  # unprefixed until the first call
         self.shown = self.key
         self.higher = self.evaluator.greater_is_better

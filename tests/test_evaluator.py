@@ -226,7 +226,13 @@ def test_a_failing_evaluation_stops_training_in_one_line_and_keeps_checkpoints(t
     (out / "mlbench").write_text("in the way")
     res = run_cli("train", "--strategy", "x-x", "--out", str(out), *TRAIN[:-4],
                   "--eval-every", "2", "--eval-max-articles", "2", env={"MLBENCH_HOME": str(tmp_path / "home")})
-    one_line_error(res, "evaluation at step 2 failed, training stopped", "step-1", str(out / "mlbench"))
+    # progress goes to stderr before it; the error is one line, the last, and no traceback
+    assert res.returncode == 2, res.stderr[-2000:]
+    errors = [line for line in res.stderr.splitlines() if line.startswith("mlbench: error: ")]
+    assert len(errors) == 1 and res.stderr.rstrip().endswith(errors[0]) and "Traceback" not in res.stderr
+    for needle in ("evaluation at step 2 failed, training stopped", "checkpoints kept in", "step-1",
+                   f"{out / 'mlbench' / 'step-2'}: cannot create this folder"):
+        assert needle in errors[0], (needle, errors[0])
     assert sorted(p.name for p in out.iterdir()) == ["mlbench", "step-1"]  # step 2 is evaluated before it is saved
     meta = json.loads((out / "step-1" / "mlbench.json").read_text())
     assert meta["step"] == 1 and (out / "step-1" / "model.safetensors").stat().st_size > 1_000_000
@@ -236,7 +242,7 @@ def test_a_failing_evaluation_stops_training_in_one_line_and_keeps_checkpoints(t
 @pytest.mark.slow
 def test_train_refuses_a_bad_keep_best_before_training(tmp_path):
     out = tmp_path / "out"
-    res = run_cli("train", "--strategy", "x-x", "--out", str(out), *TRAIN, "--keep-best", "multi:ndcg@10",
+    res = run_cli("train", "--strategy", "x-x", "--out", str(out), *TRAIN, "--keep-best", "multi:ndcg@7",
                   env={"MLBENCH_HOME": str(tmp_path / "home")})
-    one_line_error(res, "multi:ndcg@10")
+    one_line_error(res, "--keep-best", "multi:ndcg@7", "not among the evaluated metrics")
     assert not out.exists() or not any(out.iterdir())

@@ -303,6 +303,34 @@ def test_exact_search_tie_rule_at_the_cut(tmp_path):
             assert got[q].tolist() == [ids[j] for j in order], (k, q)
 
 
+@pytest.mark.parametrize("block_rows, k", [(0, 5), (1500, 10), (1500, 300), (10**6, 50)])
+def test_exact_search_over_large_blocks_with_ties(tmp_path, block_rows, k):
+    """Blocks wide enough that rows keep hundreds of candidates (the partial selection), quantised
+    scores (ties at every cut), two stores with prefixes: the top k equals a full sort of every
+    score by (score desc, prefixed doc id desc), as the faiss kernel's does."""
+    from mlbench.embedding.store import VectorStore
+    from mlbench.retrieval import search as S
+
+    rng = np.random.default_rng(block_rows + k)
+    queries = rng.integers(-3, 4, size=(37, 16)).astype(np.float32)
+    stores, every_id, every_vec = [], [], []
+    for name, n in (("de", 2600), ("en", 1900)):
+        vecs = rng.integers(-3, 4, size=(n, 16)).astype(np.float32)
+        ids = [f"d{rng.integers(0, 10**6)}-{i}" for i in range(n)]
+        store = VectorStore(tmp_path / name, {"test": name})
+        for a in range(0, n, 700):
+            store.write_chunk(ids[a:a + 700], vecs[a:a + 700])
+        stores.append((f"{name}/".encode(), store))
+        every_id += [f"{name}/{i}" for i in ids]
+        every_vec.append(vecs)
+    full = queries @ np.concatenate(every_vec).T
+    scores, got = S.exact_search(queries, stores, k, block_rows=block_rows).result()
+    for q in range(len(queries)):
+        order = sorted(range(len(every_id)), key=lambda j: (full[q, j], every_id[j].encode()), reverse=True)[:k]
+        assert got[q].tolist() == [every_id[j] for j in order], q
+        assert np.array_equal(scores[q], full[q, order])
+
+
 def test_store_refuses_another_corpus(tmp_path):
     from mlbench.embedding.fill import build
     from mlbench.embedding.store import VectorStore

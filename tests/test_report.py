@@ -207,7 +207,10 @@ def test_mono_only_run_degrades_with_reasons(env, tmp_path):
 
 def test_write_plots_writes_png_and_svg(env, tmp_path):
     written = write_plots(env.bm25, tmp_path / "p")
-    assert [(p.name, p.reason) for p, _ in written] == [("heatmap", None), ("rankdist", None), ("ownlang", None)]
+    assert [(p.name, p.reason) for p, _ in written][:3] == [("heatmap", None), ("rankdist", None), ("ownlang", None)]
+    # a run without MRC: the rank-correlation heatmap is left out, with the reason and nothing written
+    assert written[3][0].name == "rankcorr" and written[3][1] is None
+    assert written[3][0].reason.startswith("the run has no mean rank correlation")
     names = sorted(p.name for p in (tmp_path / "p").iterdir())
     assert names == sorted(f"{n}.{x}" for n in ("heatmap", "ownlang", "rankdist") for x in ("png", "svg"))
     for n in ("heatmap", "ownlang", "rankdist"):

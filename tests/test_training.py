@@ -83,6 +83,15 @@ def test_sweep_evaluates_resumes_plots_and_compares(trained, tmp_path):
     # resumable: a second sweep reuses every point
     again = run_cli("sweep", *ckpts, *SWEEP, "--out", str(out), cwd=tmp_path, env=env)
     assert again.returncode == 0 and again.stderr.count("already in") == 5, again.stderr[-2000:]
+    # the comparison of the best checkpoint with the first takes any test and correction
+    wx = run_cli("sweep", *ckpts, *SWEEP, "--out", str(out), "--best", "multi:map", "--test", "wilcoxon",
+                 "--correction", "bh", cwd=tmp_path, env=env)
+    assert wx.returncode == 0, wx.stderr[-2000:]
+    best = json.loads((out / "sweep.json").read_text())["best"]["xquad-r-heldout"]
+    if best["label"] != best["first"]:
+        assert best["comparison"]["test"] == "wilcoxon" and best["comparison"]["correction"] == "bh"
+    else:  # the best is the first checkpoint of its run: nothing to compare it with
+        assert "comparison" not in best
     # a result of a checkpoint works with the gate
     expected = tmp_path / "expected.toml"
     assert run_cli("check", str(first), "--write-expected", str(expected), env=env).returncode == 0

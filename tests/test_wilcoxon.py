@@ -155,3 +155,57 @@ def test_no_resamples_are_chosen_or_refused_for_it():
     # the other tests keep their choices
     assert reachable(families, "t", "holm", 0.05, None)[0] == DEFAULT_PERMUTATIONS
     assert reachable(families, "randomization", "holm", 0.05, None)[0] == 52800
+
+
+# --- --test wilcoxon in every command that tests --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def slice_results(tmp_path_factory):
+    from helpers import run_cli
+
+    out = tmp_path_factory.mktemp("wx")
+    for model in ("bm25", "use-m3"):
+        res = run_cli("run", "-m", model, "--langs", "de,en", "--max-articles", "2", "-o", str(out))
+        assert res.returncode == 0, res.stderr
+    board = out / "board"
+    board.mkdir()
+    lines = ['schema = "mlbench.leaderboard/1"']
+    for model in ("bm25", "use-m3"):
+        for suffix in (".json", ".perquery.npz"):
+            (board / f"xquad-r--{model}{suffix}").write_bytes((out / f"xquad-r--{model}{suffix}").read_bytes())
+        lines += ["[[entry]]", 'task = "xquad-r"', f'result = "xquad-r--{model}.json"']
+    (board / "leaderboard.toml").write_text("\n".join(lines) + "\n")
+    return out, board
+
+
+@pytest.mark.parametrize("correction", CORRECTIONS)
+def test_compare_check_and_leaderboard_take_wilcoxon_under_every_correction(slice_results, correction, tmp_path):
+    import json
+
+    from helpers import run_cli
+
+    from mlbench.analysis.significance import CORRECTION_NAMES
+
+    out, board = slice_results
+    a, b = out / "xquad-r--bm25.json", out / "xquad-r--use-m3.json"
+    res = run_cli("compare", str(a), str(b), "--test", "wilcoxon", "--correction", correction, "--format", "json")
+    assert res.returncode == 0, res.stderr
+    rep = json.loads(res.stdout)
+    assert TEST_NAMES["wilcoxon"] in rep["procedure"] and f"correction: {CORRECTION_NAMES[correction]}" in rep["procedure"]
+    row = next(r for r in rep["settings"] if r["id"] == "de>en")
+    pa, pb = read_result(a).per_query()["de>en"], read_result(b).per_query()["de>en"]
+    at = {q: i for i, q in enumerate(pb.query_ids.tolist())}
+    vb = pb["map"][[at[q] for q in pa.query_ids.tolist()]]
+    assert row["p"] == pytest.approx(_scipy_p(pa["map"], vb), rel=1e-12, abs=1e-300)
+    ps = [r["p"] for r in rep["settings"]]
+    assert [r["p_adjusted"] for r in rep["settings"]] == pytest.approx(adjust(ps, correction).tolist(), rel=1e-12)
+    gate = run_cli("check", str(b), "--baseline", str(a), "--test", "wilcoxon", "--correction", correction,
+                   "--json", str(tmp_path / "v.json"))
+    assert gate.returncode in (0, 1), gate.stderr
+    verdicts = json.loads((tmp_path / "v.json").read_text())
+    assert TEST_NAMES["wilcoxon"] in json.dumps(verdicts) and CORRECTION_NAMES[correction] in json.dumps(verdicts)
+    lb = run_cli("leaderboard", str(board), "--test", "wilcoxon", "--correction", correction, "--format", "json")
+    assert lb.returncode == 0, lb.stderr
+    (st,) = json.loads(lb.stdout)
+    assert TEST_NAMES["wilcoxon"] in st["procedure"] and TEST_NAMES["wilcoxon"] in st["tiers"]
+    assert CORRECTION_NAMES[correction] in st["tiers"] and "permutations" not in st["procedure"]

@@ -9,9 +9,12 @@ its traceback. Commands import what they need inside their function, so ``mlbenc
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
+import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -51,6 +54,46 @@ def command(on: typer.Typer = app, name: str | None = None, **options: Any) -> C
         on.command(name, **options)(guarded)
         return fn
     return register
+
+
+@dataclass(frozen=True)
+class Tests:
+    """The significance options of a command that tests (compare, check, report, leaderboard,
+    sweep): one set of flags, one meaning, in one place."""
+
+    test: str
+    correction: str
+    alpha: float
+    permutations: int | None
+    seed: int
+
+    def options(self) -> dict[str, Any]:
+        """As the analysis functions name them."""
+        return {"test": self.test, "correction": self.correction, "alpha": self.alpha,
+                "n_permutations": self.permutations, "seed": self.seed}
+
+
+def tested(fn: Callable) -> Callable:
+    """Give a command ``--test``, ``--correction``, ``--alpha``, ``--permutations`` and ``--seed``;
+    it receives them as ``tests: Tests``. (typer reads the signature, so the wrapper carries one.)"""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(fn).parameters.values()
+           if p.name != "tests"]
+    flags = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+             for name, annotation, default in (("test", TestOpt, "randomization"), ("correction", CorrectionOpt, "holm"),
+                                                ("alpha", AlphaOpt, 0.05), ("permutations", PermutationsOpt, None),
+                                                ("seed", SeedOpt, 0))]
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        tests = Tests(*(kwargs.pop(name) for name in ("test", "correction", "alpha", "permutations", "seed")))
+        return fn(**kwargs, tests=tests)
+
+    params = own + flags
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__  # typer must see this signature, not fn's
+    return wrapper
 
 
 def console(stderr: bool = False) -> Console:
@@ -108,11 +151,15 @@ SUMMARY_HELP = ("table (terminal or plain text) | json | latex (booktabs, the la
                 "progress goes to stderr with json and latex")
 AUTO_PERMUTATIONS = ("(default: 10000, more when needed for every family of tests to reach --alpha after the "
                      "correction; a number too small for that is refused)")
+PermutationsOpt = Annotated[Optional[int], typer.Option(
+    "--permutations", help=f"Permutations (randomization) or resamples (bootstrap, CIs) {AUTO_PERMUTATIONS}.")]
 # the tests of every command that tests (compare, check, report, leaderboard, sweep): the names of
 # mlbench.analysis.significance.TESTS and CORRECTIONS, which check them (not imported here: numpy)
 TestOpt = Annotated[str, typer.Option(help="randomization (sign-flip permutation) | t (paired t-test) | bootstrap | "
                                            "wilcoxon (signed rank, zero differences by Pratt's rule).")]
 CorrectionOpt = Annotated[str, typer.Option(help="holm | bonferroni | bh (Benjamini-Hochberg) | none.")]
+AlphaOpt = Annotated[float, typer.Option(help="Significance level, applied to adjusted p-values.")]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the resampling (randomization, bootstrap, CIs).")]
 TasksDirOpt = Annotated[Optional[list[Path]], typer.Option(
     "--tasks-dir", help="Extra folder of task files (*.toml); may be repeated.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(

@@ -8,11 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import AUTO_PERMUTATIONS, CorrectionOpt, DataDirOpt, TestOpt, command, console, split_list
+from mlbench.cli.app import DataDirOpt, Tests, tested, command, console, split_list
 from mlbench.task import DEFAULT_TASK
 
 
 @command(name="check")
+@tested
 def check_command(
     result: Annotated[Optional[Path], typer.Argument(help="A result file to check (or give --model to run first).")] = None,
     expected: Annotated[Optional[Path], typer.Option(help="Expected-scores TOML (see docs/ci.md).")] = None,
@@ -27,16 +28,13 @@ def check_command(
     metric: Annotated[Optional[str], typer.Option(help="Metric of the baseline rules and of --write-expected (default: the result's main metric).")] = None,
     tolerance: Annotated[float, typer.Option(help="Baseline rules: allowed drop of an aggregate.")] = 0.01,
     setting_tolerance: Annotated[float, typer.Option(help="Baseline rules: allowed drop of one setting.")] = 0.03,
-    alpha: Annotated[float, typer.Option(help="Significance level of the baseline tests.")] = 0.05,
-    correction: CorrectionOpt = "holm",
-    test: TestOpt = "randomization",
-    permutations: Annotated[Optional[int], typer.Option(help=f"Permutations / resamples of the tests {AUTO_PERMUTATIONS}.")] = None,
     fail_on_significant: Annotated[bool, typer.Option(help="A significant drop within tolerance fails instead of warning.")] = False,
     junit: Annotated[Optional[Path], typer.Option(help="Write a JUnit XML report (one test case per rule).")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write a markdown summary (e.g. $GITHUB_STEP_SUMMARY).")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the verdicts as JSON.")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table | json (printed verdicts)")] = "table",
     write_expected: Annotated[Optional[Path], typer.Option(help="Pin this result's numbers to an expected-scores file and stop.")] = None,
+    *, tests: Tests,
 ) -> None:
     """Fail a checkpoint that regresses (CI gate against expected scores or a baseline).
 
@@ -79,7 +77,7 @@ def check_command(
         return
     report = run_check(loaded, expected, read_result(baseline) if baseline else None, metric=metric,
                        fail_on_significant=fail_on_significant, tol_aggregate=tolerance, tol_setting=setting_tolerance,
-                       alpha=alpha, correction=correction, test=test, n_permutations=permutations)
+                       **tests.options())
     write_reports(report, junit, markdown, json_out)
     if format == "json":
         sys.stdout.write(to_json(report) + "\n")

@@ -8,22 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import AUTO_PERMUTATIONS as AUTO
-from mlbench.cli.app import CorrectionOpt, MetricOpt, TestOpt, command, console
+from mlbench.cli.app import MetricOpt, Tests, command, console, tested
 
 
 @command(name="compare")
+@tested
 def compare_command(
     results: Annotated[list[Path], typer.Argument(metavar="A.json B.json [C.json ...]", help="Result files of one task: A (the baseline) and B in full detail; with three or more, every pair on the aggregates.")],
     metric: MetricOpt = None,
-    test: TestOpt = "randomization",
-    correction: CorrectionOpt = "holm",
-    alpha: Annotated[float, typer.Option(help="Significance level, applied to adjusted p-values.")] = 0.05,
-    permutations: Annotated[Optional[int], typer.Option("--permutations", help=f"Permutations (randomization) or resamples (bootstrap, CI) {AUTO}.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the resampling.")] = 0,
     family: Annotated[str, typer.Option(help="Correction family of the settings: all (one family) | kind (one per kind). Aggregates are their own family.")] = "all",
     format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | json")] = "table",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
+    *, tests: Tests,
 ) -> None:
     """Paired significance tests of B against A per setting and per aggregate, corrected for multiple
     comparisons; results of other languages or kinds are compared on the settings they share. With
@@ -41,10 +37,9 @@ def compare_command(
         raise MlbenchError("compare needs at least two result files (A.json B.json [C.json ...])")
     loaded = [read_result(p) for p in results]
     if len(loaded) > 2:
-        text = render_many(compare_many(loaded, metric, test, correction, alpha, permutations, seed), format)
+        text = render_many(compare_many(loaded, metric, **tests.options()), format)
     else:
-        rep = compare(loaded[0], loaded[1], metric=metric, test=test, correction=correction, alpha=alpha,
-                      n_permutations=permutations, seed=seed, family=family)
+        rep = compare(loaded[0], loaded[1], metric=metric, family=family, **tests.options())
         if out is None and format == "table":
             show_report(rep, console())
             return

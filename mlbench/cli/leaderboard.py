@@ -11,8 +11,7 @@ import typer
 from rich.console import Console
 
 from mlbench.analysis.leaderboard import README, SORTS, load_board, place, standings
-from mlbench.cli.app import AUTO_PERMUTATIONS as AUTO
-from mlbench.cli.app import CorrectionOpt, TestOpt, command, console
+from mlbench.cli.app import Tests, command, console, tested
 from mlbench.errors import MlbenchError
 
 FORMATS = ("table", "markdown", "html", "json", "latex")
@@ -49,6 +48,7 @@ def print_placement(out: Console, results: list[Path], board: Path | str) -> Non
 
 
 @command(name="leaderboard")
+@tested
 def leaderboard_command(
     folder: Annotated[Optional[Path], typer.Argument(help="Leaderboard folder (with leaderboard.toml); default: the reference board shipped with mlbench.")] = None,
     task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Only this task; may be repeated.")] = None,
@@ -57,11 +57,7 @@ def leaderboard_command(
     format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | html | json | latex (booktabs, Table 1 of arXiv 2408.10536)")] = "table",
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (atomically) instead of stdout.")] = None,
     write_readme: Annotated[bool, typer.Option("--write-readme", help="Regenerate FOLDER/README.md from the entries.")] = False,
-    test: TestOpt = "randomization",
-    correction: CorrectionOpt = "holm",
-    permutations: Annotated[Optional[int], typer.Option(help=f"Permutations or resamples of the test {AUTO}.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the randomization test.")] = 0,
-    alpha: Annotated[float, typer.Option(help="Significance level on adjusted p-values.")] = 0.05,
+    *, tests: Tests,
 ) -> None:
     """Rank the leaderboard's entries by their aggregates (mono, cross, multi, rank distance), test
     each against the next one down (paired test, corrected over the adjacent pairs) and group them
@@ -79,8 +75,7 @@ def leaderboard_command(
         console(stderr=True).print(f"wrote {board.folder / README}", markup=False)
         return
     entries = [board.of_task(t) for t in task or board.tasks()]  # an unknown task fails before any test
-    tables = [standings(e, metric, sort, test=test, n_permutations=permutations, seed=seed, correction=correction,
-                        alpha=alpha, published=board.published_of(e[0].task)) for e in entries]
+    tables = [standings(e, metric, sort, published=board.published_of(e[0].task), **tests.options()) for e in entries]
     if format == "table" and out is None:
         for st in tables:
             for t in render.tables_of(st):

@@ -7,21 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import AUTO_PERMUTATIONS as AUTO
-from mlbench.cli.app import CorrectionOpt, MetricOpt, TestOpt, command, console
+from mlbench.cli.app import MetricOpt, Tests, command, console, tested
 
 
 @command(name="report")
+@tested
 def report_command(
     result: Annotated[Path, typer.Argument(metavar="RESULT", help="Result file written by mlbench run (B when --against is given).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write (atomically).")],
     against: Annotated[Optional[Path], typer.Option("--against", help="Baseline result file (A) of the same task: adds the paired comparison and side-by-side aggregates.")] = None,
     metric: MetricOpt = None,
-    test: TestOpt = "randomization",
-    correction: CorrectionOpt = "holm",
-    alpha: Annotated[float, typer.Option(help="With --against: significance level on adjusted p-values.")] = 0.05,
-    permutations: Annotated[Optional[int], typer.Option(help=f"With --against: permutations or resamples {AUTO}.")] = None,
-    seed: Annotated[int, typer.Option(help="With --against: seed of the resampling.")] = 0,
+    *, tests: Tests,
 ) -> None:
     """One static HTML page: provenance, summary tables, plots and (with --against) the paired comparison."""
     from mlbench.render.report import write_report
@@ -29,6 +25,6 @@ def report_command(
 
     res = read_result(result)
     base = read_result(against) if against is not None else None
-    write_report(out, res, base, metric, test=test, correction=correction, alpha=alpha, permutations=permutations,
-                 seed=seed)
+    write_report(out, res, base, metric, test=tests.test, correction=tests.correction, alpha=tests.alpha,
+                 permutations=tests.permutations, seed=tests.seed)
     console().print(f"wrote {out}", markup=False)

@@ -7,11 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from mlbench.cli.app import (AUTO_PERMUTATIONS, CorrectionOpt, DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt,
-                             MaxQueriesOpt, MetricsOpt, TasksDirOpt, TestOpt, command, console, split_list)
+from mlbench.cli.app import (DataDirOpt, KindsOpt, LangsOpt, MaxArticlesOpt, MaxQueriesOpt, MetricsOpt, TasksDirOpt,
+                             Tests, command, console, split_list, tested)
 
 
 @command(name="sweep")
+@tested
 def sweep_command(
     checkpoints: Annotated[list[Path], typer.Argument(metavar="CHECKPOINT...", help="Checkpoint folders, e.g. runs/x-x/step-* runs/x-y/step-* (one line per parent folder in the plots).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for results/, sweep.json and plots/; a stopped sweep resumes there.")] = Path("sweep"),
@@ -25,11 +26,7 @@ def sweep_command(
     cache_dir: Annotated[Optional[Path], typer.Option(help="Embedding cache (default MLBENCH_HOME/embeddings).")] = None,
     data_dir: DataDirOpt = None,
     tasks_dir: TasksDirOpt = None,
-    test: TestOpt = "randomization",
-    correction: CorrectionOpt = "holm",
-    alpha: Annotated[float, typer.Option(help="With --best: significance level on adjusted p-values.")] = 0.05,
-    permutations: Annotated[Optional[int], typer.Option(help=f"With --best: permutations or resamples {AUTO_PERMUTATIONS}.")] = None,
-    seed: Annotated[int, typer.Option(help="With --best: seed of the resampling.")] = 0,
+    *, tests: Tests,
 ) -> None:
     """Evaluate each checkpoint (prompts from its mlbench.json), write one result file per checkpoint
     and task, the summary OUT/sweep.json and plots of mono / cross / multi, rank distance and
@@ -59,8 +56,7 @@ def sweep_command(
                   markup=False, highlight=False, soft_wrap=True)
 
     with progress(err) as start:
-        result = sweep(checkpoints, cfg, out, best, start, done, test=test, correction=correction, alpha=alpha,
-                       n_permutations=permutations, seed=seed)
+        result = sweep(checkpoints, cfg, out, best, start, done, **tests.options())
     doc = result.to_dict()
     for name in result.metric:
         show(table(doc, name), out_console)

@@ -216,14 +216,23 @@ def _summarise(rho: np.ndarray, rows: np.ndarray, groups: Sequence[Sequence[str]
     return RankCorrelation(per_query, matrix, pairs.astype(np.int64), k)
 
 
+def _none(blocks: Sequence[np.ndarray], groups: Sequence[Sequence[str]], what: str) -> bool:
+    """Whether there are no blocks at all; blocks and group lists must pair up."""
+    if len(blocks) != len(groups):
+        raise ValueError(f"{len(blocks)} {what} blocks but {len(groups)} group lists")
+    return not blocks
+
+
+def _empty(k: int | None) -> RankCorrelation:
+    return RankCorrelation([], np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64), k)
+
+
 def mean_rank_correlation_from_top(tops: Sequence[np.ndarray], groups: Sequence[Sequence[str]]) -> RankCorrelation:
     """MRC@k from kept top-k lists (what a corpus-scale run has): ``tops[i]`` is a (rows, k) array
     of candidate indices in rank order for language block i, one k for all blocks, rows paired by
     ``groups`` as in :func:`mean_rank_correlation`."""
-    if len(tops) != len(groups):
-        raise ValueError(f"{len(tops)} top-k blocks but {len(groups)} group lists")
-    if not tops:
-        return RankCorrelation([], np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64), None)
+    if _none(tops, groups, "top-k"):
+        return _empty(None)
     k = tops[0].shape[1]
     for i, (t, g) in enumerate(zip(tops, groups)):
         if t.ndim != 2 or t.shape[1] != k or t.shape[0] != len(g):
@@ -245,10 +254,8 @@ def mean_rank_correlation(scores: Sequence[np.ndarray], groups: Sequence[Sequenc
     one busy core): 19 s for the full form, 8 s for k = 100. Besides the score matrices the caller
     holds (float32, 654 MiB there) the full form keeps every row's ranks as uint16 (327 MiB) and
     one chunk of float64 centred ranks (128 MiB): 583 MiB at its peak."""
-    if len(scores) != len(groups):
-        raise ValueError(f"{len(scores)} score blocks but {len(groups)} group lists")
-    if not scores:
-        return RankCorrelation([], np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64), k)
+    if _none(scores, groups, "score"):
+        return _empty(k)
     n_pool = scores[0].shape[1]
     for i, (s, g) in enumerate(zip(scores, groups)):
         if s.ndim != 2 or s.shape[1] != n_pool:

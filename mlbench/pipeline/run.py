@@ -191,6 +191,9 @@ def run(cfg: RunConfig, progress: ProgressStart | None = None,
         opts = {k: v for k, v in cfg.encoder.st_options().items() if k not in ("device", "revision", "trust_remote_code")}
         model = from_model(model, **opts)
     the_plan = plan(cfg, model)
+    for backend in {id(p.backend): p.backend for p in the_plan.tasks}.values():
+        if hasattr(backend, "warm_up"):  # kernels load while the model and data do
+            backend.warm_up()
     t_load = time.perf_counter()
     encoder = with_checkpoint_prompts(cfg.encoder, the_plan.metadata)
     model = model or load_model(cfg.model, encoder)

@@ -10,6 +10,7 @@ statistics depend on the pool.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from mlbench.metrics import BIAS_CUTOFFS, Metric, metric
 from mlbench.metrics.rank_correlation import rank_vectors
 from mlbench.results.values import SettingValues, add_rank_correlation, scored
 from mlbench.retrieval.base import MEMORY_POOL_LIMIT, SCORE_CHUNK_BYTES, Job, Retrieved
-from mlbench.retrieval.fullrank import beat_counts
 from mlbench.runs import JudgedRanks, Run
 from mlbench.runs.ties import id_tiekeys, top_columns
 from mlbench.task import ALL, Setting
@@ -194,6 +194,7 @@ def _evaluate_group(data: TaskData, qlang: str, qrows: np.ndarray, group: ScoreG
     ``qlang`` (the score rows, in order). ``clock`` accumulates the seconds spent on scores and ranks;
     ``side`` gets what the rank correlation of the multilingual pool needs later ("tops": the
     top ids, "ranks": full rank vectors, per query language)."""
+    from mlbench.retrieval.fullrank import beat_counts  # numba: imported by the warm-up thread first
     qd = data.langs[qlang].queries
     n = len(qrows)
     q_groups = [qd.groups[i] for i in qrows]
@@ -297,6 +298,14 @@ def evaluate(data: TaskData, settings: Sequence[Setting], source: DenseScores | 
     return out
 
 
+def _warm() -> None:
+    from mlbench.retrieval.fullrank import warm_up
+
+    warm_up()
+    a = np.ones((64, 384), dtype=np.float32)
+    np.matmul(a, a.T)  # OpenBLAS starts its threads on the first product of a process
+
+
 class ExactBackend:
     """Full ranking of every pool in memory (see the module docstring)."""
 
@@ -308,6 +317,13 @@ class ExactBackend:
 
     def check(self, metrics: list[Metric], model: object, keep: int) -> None:
         """Every metric is exact on a full ranking."""
+
+    def warm_up(self) -> threading.Thread:
+        """Load the ranking kernel and start the BLAS threads in the background (the run encodes
+        or reads its cache meanwhile); the first scoring call then finds both ready."""
+        thread = threading.Thread(target=_warm, name="mlbench-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def prepare(self, data: TaskData) -> TaskData:
         for lang, d in data.langs.items():

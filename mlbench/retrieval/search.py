@@ -5,16 +5,18 @@ under trec_eval's tie rule.
 score descending, then by doc id descending in byte order. The rule holds at the top-k cut too:
 when passages tie on the k-th score, the ones with the larger ids are kept.
 
-**Exact search** (default): faiss's exhaustive inner-product k-NN (``faiss.knn`` with
-``METRIC_INNER_PRODUCT``, the kernel of ``IndexFlatIP.search``) over one block of a source at a
-time (a store's chunks are memory-mapped, never the whole store), then a running merge of each block's candidates into
-the top k per query. Per block faiss is asked for k + 1 neighbours: if the (k+1)-th score is below
-the k-th, the block's top k under the tie rule is exactly its first k (whatever order faiss gave
-ties); if not, a tie crosses the cut, and the same query batch is searched again with twice as many
-neighbours until the last one scores below the k-th, so that every passage tied at the cut takes
-part in the merge. (The same batch is searched again because faiss's scores for a query can depend
-on the batch it is in, BLAS or not.) The merge sorts the current top k and the block's candidates
-by (score, doc id) and keeps the first k, so the result is the exact top k of the whole corpus.
+**Exact search** (default): one block of a source at a time (a store's chunks are memory-mapped,
+never the whole store), its float32 scores as one BLAS product (``queries @ block.T``, numpy), then
+a running merge of the block's candidates into the top k per query. What makes it fast is which
+candidates a block offers: only passages scoring at least the query's current k-th best (the
+running top's floor, which only rises) can still enter the top k, so after the first blocks a
+comparison with the floor discards nearly every score at memory speed, and a partial selection
+(``np.partition``) is needed only for rows that still have more than a few hundred candidates
+(the first block). Passages tied with the floor are kept (``>=``), so ties at the cut are decided
+by the merge, which sorts the current top k and the block's candidates by (score, doc id) and keeps
+the first k: the exact top k of the whole corpus under the tie rule. (faiss's own ``knn`` kernel
+did the same with a heap per query at about a tenth of the product's rate on 2 cores:
+benchmarks/bench_store.py measures both; it still serves the GPU path.)
 
 **Where**: with a faiss build that has GPU support and a visible GPU, exact search
 (``faiss.knn_gpu``) and IVF (``index_cpu_to_gpu``) run on GPU 0 and HNSW on CPU; otherwise all on
@@ -124,6 +126,11 @@ class RunningTop:
         self.ids = np.take_along_axis(i, order, axis=1)
         self.seen += offered
 
+    def floor(self) -> np.ndarray:
+        """Per query the k-th best score so far (-inf until k passages were offered): nothing
+        scoring below it can enter the top k."""
+        return self.scores[:, self.k - 1] if self.k else np.full(len(self.scores), np.inf, dtype=np.float32)
+
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids as str) with min(k, passages seen) columns."""
         n = min(self.k, self.seen)
@@ -132,8 +139,9 @@ class RunningTop:
 
 
 def _block_knn(queries: np.ndarray, vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, rows) of every block passage that can be in a query's top k under the tie rule:
-    the k best, plus all those tied with the k-th; other slots -inf / -1."""
+    """faiss's exact k-NN of one block (the GPU path, and the comparison of benchmarks/bench_store.py):
+    (scores, rows) of every block passage that can be in a query's top k under the tie rule, the k
+    best plus all those tied with the k-th; other slots -inf / -1."""
     faiss = _faiss()
     n = vecs.shape[0]
     kb = min(n, k + 1)
@@ -156,6 +164,45 @@ def _block_knn(queries: np.ndarray, vecs: np.ndarray, k: int) -> tuple[np.ndarra
     return dist, rows
 
 
+# a (queries x block) score matrix is computed this many elements at a time (64 MB of float32)
+_SCORE_ELEMENTS = 1 << 24
+_FEW = 256  # candidates per row below which no partial selection is worth its cost
+
+
+def _block_candidates(queries: np.ndarray, vecs: np.ndarray, k: int, floor: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, rows) of every block passage that can still enter a query's top k: those scoring
+    at least ``floor`` (the query's current k-th best, -inf while the top is not full) and, where a
+    row has more than a few such, at least the block's own k-th best (ties kept); padded with
+    -inf / -1 to the widest row."""
+    n = vecs.shape[0]
+    step = max(1, _SCORE_ELEMENTS // max(n, 1))
+    parts_r, parts_c, parts_s = [], [], []
+    for q0 in range(0, len(queries), step):
+        scores = queries[q0:q0 + step] @ vecs.T  # float32 BLAS
+        mask = scores >= floor[q0:q0 + step, None]
+        many = np.flatnonzero(mask.sum(axis=1) > max(_FEW, 2 * k))
+        if len(many) and n > k:
+            sub = scores[many]
+            kth = np.partition(sub, n - k, axis=1)[:, n - k]  # the block's k-th best score per row
+            mask[many] &= sub >= kth[:, None]
+        r, c = np.nonzero(mask)
+        parts_r.append(r + q0)
+        parts_c.append(c)
+        parts_s.append(scores[r, c])
+    r, c, sc = np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_s)
+    counts = np.bincount(r, minlength=len(queries))
+    width = int(counts.max(initial=0))
+    dist = np.full((len(queries), width), -np.inf, dtype=np.float32)
+    rows = np.full((len(queries), width), -1, dtype=np.int64)
+    if width:
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        pos = np.arange(len(r)) - starts[r]  # np.nonzero lists each row's columns together, in order
+        dist[r, pos] = sc
+        rows[r, pos] = c
+    return dist, rows
+
+
 def _prefixed(ids: np.ndarray, prefix: bytes) -> np.ndarray:
     if not prefix:
         return ids
@@ -163,9 +210,14 @@ def _prefixed(ids: np.ndarray, prefix: bytes) -> np.ndarray:
 
 
 def exact_search(queries: np.ndarray, stores: Sequence[tuple[bytes, Source]], k: int,
-                 block_rows: int = DEFAULT_BLOCK_ROWS) -> RunningTop:
+                 block_rows: int = DEFAULT_BLOCK_ROWS, kernel: str = "auto") -> RunningTop:
     """Exact top k of ``queries`` (float32, (n, d)) over the union of the stores; each store's doc
-    ids get its prefix (``b""`` for one language, ``b"de/"`` in a multilingual pool)."""
+    ids get its prefix (``b""`` for one language, ``b"de/"`` in a multilingual pool). ``kernel``:
+    ``blas`` (the product and the floor, on CPU), ``faiss`` (its k-NN kernel; on a GPU where there
+    is one) or ``auto`` (faiss on a GPU, else blas)."""
+    if kernel not in ("auto", "blas", "faiss"):
+        raise ValueError(f"kernel {kernel!r} is not one of auto, blas, faiss")
+    use_faiss = kernel == "faiss" or (kernel == "auto" and gpu_resources() is not None)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     top = RunningTop(len(queries), k)
     for prefix, store in stores:
@@ -173,7 +225,10 @@ def exact_search(queries: np.ndarray, stores: Sequence[tuple[bytes, Source]], k:
             if len(queries) == 0:
                 top.seen += len(ids)
                 continue
-            dist, rows = _block_knn(queries, vecs, k)
+            if use_faiss:
+                dist, rows = _block_knn(queries, vecs, k)
+            else:
+                dist, rows = _block_candidates(queries, np.asarray(vecs, dtype=np.float32), k, top.floor())
             del vecs
             cand = np.where(rows >= 0, _prefixed(ids, prefix)[np.maximum(rows, 0)], b"")
             top.merge(dist, cand, len(ids))
